@@ -1,0 +1,169 @@
+//! Cluster probe and topic setup.
+//!
+//! Creating topics is idempotent: a topic that exists is reported as it is and never
+//! changed, so running setup twice is harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::metadata::Metadata;
+use tracing::{debug, info};
+
+use crate::{BusError, KafkaOptions};
+
+/// What a broker told us about its cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    /// `host:port` of every broker in the cluster.
+    pub brokers: Vec<String>,
+    /// The broker that answered the metadata request.
+    pub answered_by: String,
+    /// Topics with their partition counts.
+    pub topics: Vec<(String, usize)>,
+}
+
+/// A topic Herd needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+}
+
+/// What topic setup did to one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicOutcome {
+    Created {
+        name: String,
+        partitions: u32,
+    },
+    /// The topic was already there and was left alone; `partitions` is what it has,
+    /// which may differ from what was asked for.
+    AlreadyExists {
+        name: String,
+        partitions: usize,
+    },
+}
+
+/// Asks the cluster for its metadata, failing with [`BusError::Unreachable`] when no
+/// broker answers within `timeout`.
+pub async fn probe(options: &KafkaOptions, timeout: Duration) -> Result<ClusterInfo, BusError> {
+    let admin = admin_client(options)?;
+    let metadata = fetch_metadata(options, admin, timeout).await?;
+    Ok(ClusterInfo {
+        brokers: metadata
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .collect(),
+        answered_by: metadata.orig_broker_name().to_owned(),
+        topics: topic_partitions(&metadata),
+    })
+}
+
+/// Creates every topic in `specs` that does not exist yet; existing topics are left
+/// unchanged and reported as such.
+pub async fn ensure_topics(
+    options: &KafkaOptions,
+    specs: &[TopicSpec],
+    timeout: Duration,
+) -> Result<Vec<TopicOutcome>, BusError> {
+    let admin = admin_client(options)?;
+    let metadata = fetch_metadata(options, admin.clone(), timeout).await?;
+    let existing = topic_partitions(&metadata);
+    let new_topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .filter(|spec| partitions_in(&existing, &spec.name).is_none())
+        .map(|spec| {
+            NewTopic::new(
+                &spec.name,
+                spec.partitions as i32,
+                TopicReplication::Fixed(spec.replication_factor as i32),
+            )
+        })
+        .collect();
+    let mut created = Vec::new();
+    if !new_topics.is_empty() {
+        let admin_options = AdminOptions::new()
+            .request_timeout(Some(timeout))
+            .operation_timeout(Some(timeout));
+        for result in admin.create_topics(&new_topics, &admin_options).await? {
+            match result {
+                Ok(name) => created.push(name),
+                // Another process created it between our look and our request.
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    debug!(topic = %name, "topic appeared concurrently")
+                }
+                Err((topic, code)) => return Err(BusError::Topic { topic, code }),
+            }
+        }
+    }
+
+    // Topics we did not create are described as the cluster has them now, which also
+    // covers one that appeared concurrently.
+    let current = if created.len() == specs.len() {
+        Vec::new()
+    } else {
+        topic_partitions(&fetch_metadata(options, admin, timeout).await?)
+    };
+    let outcomes = specs
+        .iter()
+        .map(|spec| {
+            if created.contains(&spec.name) {
+                info!(topic = %spec.name, partitions = spec.partitions, "topic created");
+                TopicOutcome::Created {
+                    name: spec.name.clone(),
+                    partitions: spec.partitions,
+                }
+            } else {
+                TopicOutcome::AlreadyExists {
+                    name: spec.name.clone(),
+                    partitions: partitions_in(&current, &spec.name).unwrap_or(0),
+                }
+            }
+        })
+        .collect();
+    Ok(outcomes)
+}
+
+fn admin_client(
+    options: &KafkaOptions,
+) -> Result<Arc<AdminClient<DefaultClientContext>>, BusError> {
+    Ok(Arc::new(options.client_config().create()?))
+}
+
+/// librdkafka's metadata call blocks, so it runs off the async workers.
+async fn fetch_metadata(
+    options: &KafkaOptions,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    timeout: Duration,
+) -> Result<Metadata, BusError> {
+    let unreachable = |reason: String| BusError::Unreachable {
+        servers: options.bootstrap_servers.clone(),
+        seconds: timeout.as_secs().max(1),
+        reason,
+    };
+    tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+        .await
+        .map_err(|join| unreachable(join.to_string()))?
+        .map_err(|err| unreachable(err.to_string()))
+}
+
+fn partitions_in(topics: &[(String, usize)], name: &str) -> Option<usize> {
+    topics
+        .iter()
+        .find(|(topic, _)| topic == name)
+        .map(|(_, partitions)| *partitions)
+}
+
+fn topic_partitions(metadata: &Metadata) -> Vec<(String, usize)> {
+    metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_owned(), t.partitions().len()))
+        .collect()
+}

@@ -1,0 +1,27 @@
+//! Errors of the Kafka layer, worded for the person who has to fix them.
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// What went wrong talking to Kafka.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// No broker answered within the deadline.
+    #[error("no Kafka broker answered at {servers} within {seconds} s ({reason})")]
+    Unreachable {
+        servers: String,
+        seconds: u64,
+        reason: String,
+    },
+    /// The broker refused to create or describe a topic.
+    #[error("topic {topic}: {code}")]
+    Topic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    /// A record was not acknowledged by the broker.
+    #[error("delivery to {topic} failed: {reason}")]
+    Delivery { topic: String, reason: KafkaError },
+    /// A client setting that librdkafka rejected, or another client error.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}

@@ -1,0 +1,22 @@
+//! Herd's side of Kafka: one client configuration, topic setup, a keyed producer, a
+//! broker probe and a keyed round trip that proves the path works.
+//!
+//! Nothing here knows about Delta tables; Kafka and the lake meet only in the services
+//! that compose them.
+
+mod admin;
+mod config;
+mod error;
+mod producer;
+mod roundtrip;
+
+pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, probe};
+pub use config::KafkaOptions;
+pub use error::BusError;
+pub use producer::{Delivered, KeyedProducer};
+pub use roundtrip::{RoundTripReport, round_trip};
+
+/// The version of the bundled librdkafka, e.g. `2.12.1`.
+pub fn librdkafka_version() -> String {
+    rdkafka::util::get_rdkafka_version().1
+}

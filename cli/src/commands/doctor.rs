@@ -1,0 +1,138 @@
+//! `herd doctor`: is everything Herd needs in place? Checks the broker and the lake
+//! root, prints versions and the effective configuration, and can prove the keyed
+//! produce/consume path with a round trip.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use herd_bus::TopicSpec;
+
+use crate::args::DoctorArgs;
+use crate::config::Loaded;
+use crate::progress::Progress;
+
+/// The scratch topic of the round trip, kept apart from the data topics.
+const ROUNDTRIP_TOPIC: &str = "herd.doctor";
+
+pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
+    let settings = &loaded.settings;
+    println!(
+        "herd {} (librdkafka {})",
+        env!("CARGO_PKG_VERSION"),
+        herd_bus::librdkafka_version()
+    );
+    match &loaded.file {
+        Some(path) => println!("config     {}", path.display()),
+        None => println!("config     no herd.toml; defaults, HERD_* and flags"),
+    }
+
+    println!("lake       {}", lake_root_status(&settings.lake_root));
+
+    let options = settings.kafka_options();
+    let started = Instant::now();
+    let cluster = herd_bus::probe(&options, Duration::from_secs(args.timeout)).await?;
+    println!(
+        "broker     ok: {} answered in {} ms; {} broker(s): {}",
+        settings.bootstrap_servers,
+        started.elapsed().as_millis(),
+        cluster.brokers.len(),
+        cluster.brokers.join(", ")
+    );
+    for name in herd_schemas::topics::ALL {
+        match cluster.topics.iter().find(|(topic, _)| topic == name) {
+            Some((_, partitions)) => println!("topic      {name}: {partitions} partitions"),
+            None => println!("topic      {name}: missing (run `herd topics create`)"),
+        }
+    }
+
+    println!("\neffective configuration:");
+    let toml = toml::to_string(settings).context("printing the configuration")?;
+    for line in toml.lines() {
+        println!("  {line}");
+    }
+
+    if let Some(records) = args.roundtrip {
+        roundtrip(loaded, records as usize).await?;
+    }
+    Ok(())
+}
+
+async fn roundtrip(loaded: &Loaded, records: usize) -> anyhow::Result<()> {
+    let settings = &loaded.settings;
+    let options = settings.kafka_options();
+    let spec = TopicSpec {
+        name: ROUNDTRIP_TOPIC.to_owned(),
+        partitions: settings.topics.partitions,
+        replication_factor: settings.topics.replication_factor,
+    };
+    herd_bus::ensure_topics(&options, &[spec], super::BROKER_TIMEOUT).await?;
+    let keys = (records / 10).clamp(1, 1000);
+    let progress = Progress::new("roundtrip", 2 * records as u64);
+    let report = herd_bus::round_trip(
+        &options,
+        ROUNDTRIP_TOPIC,
+        records,
+        keys,
+        Duration::from_secs(60),
+        |done| progress.set(done as u64),
+    )
+    .await?;
+    progress.finish();
+    println!(
+        "\nroundtrip  {} records over {} keys on {} partitions of {ROUNDTRIP_TOPIC}",
+        report.produced, report.keys, report.partitions
+    );
+    println!(
+        "           produced and acknowledged in {:.2} s ({:.0} records/s)",
+        report.produce_seconds,
+        report.produced as f64 / report.produce_seconds.max(1e-9)
+    );
+    println!(
+        "           consumed in {:.2} s ({:.0} records/s)",
+        report.consume_seconds,
+        report.consumed as f64 / report.consume_seconds.max(1e-9)
+    );
+    println!(
+        "           consumed {}, duplicates {}, missing {}, keys split across partitions {}, out of order {}",
+        report.consumed, report.duplicates, report.missing, report.split_keys, report.out_of_order
+    );
+    if !report.is_exact() {
+        bail!("the round trip through {ROUNDTRIP_TOPIC} was not exact (see above)");
+    }
+    println!("           ok: every record exactly once, each key on one partition, in order");
+    Ok(())
+}
+
+/// A local lake root must be (or be creatable as) a writable directory; object-store
+/// roots are checked by the commands that use them.
+fn lake_root_status(root: &str) -> String {
+    if root.contains("://") && !root.starts_with("file://") {
+        return format!("{root} (object store; checked when a table is opened)");
+    }
+    let path = Path::new(root.strip_prefix("file://").unwrap_or(root));
+    if path.is_dir() {
+        let probe = path.join(format!(".herd-doctor-{}", std::process::id()));
+        return match std::fs::write(&probe, b"") {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&probe);
+                format!("{root} (exists, writable)")
+            }
+            Err(err) => format!("{root} (exists, NOT writable: {err})"),
+        };
+    }
+    if path.exists() {
+        return format!("{root} (NOT a directory)");
+    }
+    let parent = path
+        .ancestors()
+        .skip(1)
+        .find(|p| p.as_os_str().is_empty() || p.exists())
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    match parent {
+        Some(parent) if parent.metadata().is_ok_and(|m| !m.permissions().readonly()) => {
+            format!("{root} (will be created under {})", parent.display())
+        }
+        _ => format!("{root} (missing, and its parent is not writable)"),
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per `herd` command.
+
+pub mod doctor;
+pub mod topics;
+
+use std::time::Duration;
+
+/// How long setup commands wait for the broker before failing with a clear message.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(5);

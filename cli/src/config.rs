@@ -1,0 +1,223 @@
+//! Herd's configuration: built-in defaults, then `herd.toml`, then `HERD_*`
+//! environment variables, then command-line flags, into one typed [`Settings`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use herd_bus::{KafkaOptions, TopicSpec};
+use serde::{Deserialize, Serialize};
+
+/// Everything a Herd command can be configured with. Every key is optional in
+/// `herd.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Kafka brokers to bootstrap from (`HERD_BOOTSTRAP_SERVERS`).
+    pub bootstrap_servers: String,
+    /// Where the Delta tables live: a directory, or an object-store URL.
+    pub lake_root: String,
+    pub topics: TopicSettings,
+    pub log: LogSettings,
+    /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
+    /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
+    pub kafka: BTreeMap<String, String>,
+}
+
+/// How Herd's topics are created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicSettings {
+    pub partitions: u32,
+    pub replication_factor: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `herd_bus=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: KafkaOptions::default().bootstrap_servers,
+            lake_root: "./data/lake".to_owned(),
+            topics: TopicSettings::default(),
+            log: LogSettings::default(),
+            kafka: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        Self {
+            partitions: 12,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// The default configuration file, read when present.
+pub const DEFAULT_FILE: &str = "herd.toml";
+
+/// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
+/// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
+const ENV_KEYS: [&str; 5] = ["bootstrap_servers", "lake_root", "topics", "log", "kafka"];
+
+/// A configuration that could not be loaded, in one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Layer(String),
+}
+
+/// Values given as flags, keyed by their dotted path in [`Settings`]; they override
+/// every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides(Vec<(&'static str, serde_json::Value)>);
+
+impl Overrides {
+    /// Overrides `key` when a flag gave a value.
+    pub fn set<T: Into<serde_json::Value>>(&mut self, key: &'static str, value: Option<T>) {
+        if let Some(value) = value {
+            self.0.push((key, value.into()));
+        }
+    }
+}
+
+/// Where the configuration came from, for `herd doctor`.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads defaults → `file` (or `herd.toml` when present) → environment → flags.
+    ///
+    /// An explicitly named file must exist; the default one is optional.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Loaded, ConfigError> {
+        let (path, required) = match file {
+            Some(path) => (path.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_FILE), false),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let mut used = None;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                figment = figment.merge(Serialized::defaults(parse_file(&path, &text)?));
+                used = Some(path);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {}
+            Err(reason) => return Err(ConfigError::Unreadable { path, reason }),
+        }
+        figment = figment.merge(
+            Env::prefixed("HERD_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    ENV_KEYS.contains(&key.split("__").next().unwrap_or_default())
+                })
+                .split("__"),
+        );
+        for (key, value) in &flags.0 {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|err| ConfigError::Layer(one_line(&err.to_string())))?;
+        // Environment keys arrive lower-cased with `_` for `.`; librdkafka's use dots.
+        settings.kafka = settings
+            .kafka
+            .into_iter()
+            .map(|(key, value)| (key.replace('_', "."), value))
+            .collect();
+        Ok(Loaded {
+            settings,
+            file: used,
+        })
+    }
+
+    pub fn kafka_options(&self) -> KafkaOptions {
+        KafkaOptions {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            client: self.kafka.clone(),
+        }
+    }
+
+    /// The four topics of Herd's data flow, as configured.
+    pub fn topic_specs(&self) -> Vec<TopicSpec> {
+        herd_schemas::topics::ALL
+            .iter()
+            .map(|name| TopicSpec {
+                name: (*name).to_owned(),
+                partitions: self.topics.partitions,
+                replication_factor: self.topics.replication_factor,
+            })
+            .collect()
+    }
+}
+
+/// Parses `herd.toml` strictly, so that a wrong type or an unknown key is reported
+/// with the file, line and key rather than silently ignored.
+fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    let invalid = |key: String, err: &toml::de::Error| {
+        let offset = err.span().map(|span| span.start).unwrap_or(0);
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message: one_line(err.message()),
+        }
+    };
+    let document = toml::de::Deserializer::parse(text).map_err(|err| invalid("-".into(), &err))?;
+    serde_path_to_error::deserialize::<_, Settings>(document).map_err(|err| {
+        let key = err.path().to_string();
+        invalid(key, err.inner())
+    })?;
+    toml::from_str(text).map_err(|err| invalid("-".into(), &err))
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}

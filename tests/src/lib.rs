@@ -1,0 +1,71 @@
+//! Shared pieces of Herd's end-to-end tests: where the real broker is, unique names so
+//! tests never see each other's data, and the `herd` binary under test.
+//!
+//! The broker is started by `scripts/test.sh` (or named by `HERD_BOOTSTRAP_SERVERS`);
+//! these tests never stand in a mock for it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The broker the tests talk to.
+pub fn bootstrap_servers() -> String {
+    std::env::var("HERD_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
+/// A name no other test run uses, e.g. `herd-test.roundtrip.4711-1732590000123-0`.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    format!(
+        "herd-test.{prefix}.{}-{millis}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The `herd` binary of this workspace, built once per test process so the tests
+/// always run the current code.
+pub fn herd() -> Command {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    let binary = BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "herd-cli", "--bin", "herd"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the herd binary failed");
+        target_dir().join("debug").join("herd")
+    });
+    let mut command = Command::new(binary);
+    command
+        .env("HERD_BOOTSTRAP_SERVERS", bootstrap_servers())
+        .env_remove("HERD_CONFIG")
+        .current_dir(std::env::temp_dir());
+    command
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        // Test binaries live in <target>/debug/deps/.
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.ancestors().nth(3).map(PathBuf::from))
+            .unwrap_or_else(|| workspace_root().join("target")),
+    }
+}

@@ -1,0 +1,149 @@
+//! The `herd` command as a user meets it: help, topic setup against the real broker,
+//! `doctor` with a live and a dead broker, and bad configuration.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use herd_tests::herd;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = herd().args(args).output().expect("herd runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_every_command_with_an_example() {
+    let (ok, stdout, _) = run(&["--help"]);
+    assert!(ok);
+    for command in ["topics", "doctor"] {
+        assert!(stdout.contains(command), "--help lacks {command}:\n{stdout}");
+    }
+    for command in [&["topics", "create", "--help"][..], &["doctor", "--help"]] {
+        let (ok, stdout, _) = run(command);
+        assert!(ok);
+        assert!(stdout.contains("Examples:"), "{command:?} has no example");
+    }
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let output = herd().args(["doctor", "--bogus"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--bogus"));
+}
+
+#[test]
+fn topics_create_is_idempotent() {
+    // Other tests may have created the topics already; either way the second run
+    // must change nothing and say so.
+    let (ok, first, err) = run(&["topics", "create"]);
+    assert!(ok, "first run failed: {err}");
+    for topic in ["herd.sales", "herd.sales.dlq", "herd.models", "herd.predictions"] {
+        assert!(first.contains(topic), "{topic} not reported:\n{first}");
+    }
+    let (ok, second, err) = run(&["topics", "create"]);
+    assert!(ok, "second run failed: {err}");
+    assert!(!second.contains("created "), "second run created something:\n{second}");
+    assert!(second.contains("nothing changed"), "{second}");
+    assert_eq!(second.matches("unchanged").count(), 4, "{second}");
+}
+
+#[test]
+fn doctor_reports_a_live_broker_and_the_configuration() {
+    let (ok, stdout, stderr) = run(&["doctor"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("broker     ok"), "{stdout}");
+    assert!(stdout.contains("librdkafka"), "{stdout}");
+    assert!(stdout.contains("effective configuration"), "{stdout}");
+    assert!(stdout.contains(&herd_tests::bootstrap_servers()), "{stdout}");
+}
+
+#[test]
+fn doctor_roundtrip_proves_keyed_delivery() {
+    let (ok, stdout, stderr) = run(&["doctor", "--roundtrip", "2000"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("consumed 2000, duplicates 0, missing 0"), "{stdout}");
+    assert!(stdout.contains("every record exactly once"), "{stdout}");
+}
+
+#[test]
+fn doctor_fails_fast_with_one_line_when_no_broker_answers() {
+    // Nothing listens on port 1.
+    let started = Instant::now();
+    let output = herd()
+        .args(["--bootstrap-servers", "127.0.0.1:1", "doctor"])
+        .output()
+        .expect("runs");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn bad_config_file_names_file_line_and_key() {
+    let mut file = tempfile();
+    writeln!(file.1, "bootstrap_servers = \"127.0.0.1:9092\"\n[topics]\npartitions = \"many\"")
+        .expect("written");
+    let output = herd()
+        .args(["--config", &file.0, "topics", "create"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:", file.0)), "{stderr}");
+    assert!(stderr.contains("topics.partitions"), "{stderr}");
+
+    let mut unknown = tempfile();
+    writeln!(unknown.1, "\n[topics]\npartitons = 3").expect("written");
+    let output = herd().args(["--config", &unknown.0, "doctor"]).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&format!("{}:3:", unknown.0)), "{stderr}");
+    assert!(stderr.contains("partitons"), "{stderr}");
+
+    let output = herd()
+        .args(["--config", "/nonexistent/herd.toml", "doctor"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("/nonexistent/herd.toml"), "{stderr}");
+}
+
+#[test]
+fn environment_overrides_file_and_flags_override_environment() {
+    let mut file = tempfile();
+    writeln!(file.1, "[topics]\npartitions = 3").expect("written");
+    let doctor = |env: Option<&str>, flag: Option<&str>| {
+        let mut command = herd();
+        command.args(["--config", &file.0]);
+        if let Some(servers) = flag {
+            command.args(["--bootstrap-servers", servers]);
+        }
+        if let Some(partitions) = env {
+            command.env("HERD_TOPICS__PARTITIONS", partitions);
+        }
+        let output = command.arg("doctor").output().expect("runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(doctor(None, None).contains("partitions = 3"));
+    assert!(doctor(Some("5"), None).contains("partitions = 5"));
+    let flagged = doctor(None, Some(&herd_tests::bootstrap_servers()));
+    assert!(flagged.contains("partitions = 3"));
+}
+
+/// A file under the temp dir that lives as long as the test.
+fn tempfile() -> (String, std::fs::File) {
+    let path = std::env::temp_dir().join(format!("{}.toml", herd_tests::unique("config")));
+    let file = std::fs::File::create(&path).expect("temp file");
+    (path.to_string_lossy().into_owned(), file)
+}
