@@ -84,7 +84,7 @@ pub async fn round_trip(
     }
     for (done, delivery) in pending.into_iter().enumerate() {
         delivery.await?;
-        if done % 1000 == 0 {
+        if done.is_multiple_of(1000) {
             progress(done);
         }
     }
@@ -115,7 +115,7 @@ pub async fn round_trip(
             continue; // an earlier round trip's record
         };
         report.consumed += 1;
-        if report.consumed % 1000 == 0 {
+        if report.consumed.is_multiple_of(1000) {
             progress(records + report.consumed);
         }
         if !seen.insert((probe.key.clone(), probe.seq)) {

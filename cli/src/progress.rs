@@ -45,7 +45,12 @@ impl Progress {
                 };
                 if last.elapsed() >= Duration::from_secs(2) || position == self.total {
                     *last = Instant::now();
-                    tracing::info!(stage = self.label, done = position, total = self.total, "progress");
+                    tracing::info!(
+                        stage = self.label,
+                        done = position,
+                        total = self.total,
+                        "progress"
+                    );
                 }
             }
         }

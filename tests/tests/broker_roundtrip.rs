@@ -9,8 +9,8 @@ use herd_bus::{KafkaOptions, TopicSpec};
 use herd_schemas::SalesRecord;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::producer::future_producer::FutureProducer;
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
 const RECORDS: usize = 10_000;

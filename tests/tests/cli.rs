@@ -20,7 +20,10 @@ fn help_lists_every_command_with_an_example() {
     let (ok, stdout, _) = run(&["--help"]);
     assert!(ok);
     for command in ["topics", "doctor"] {
-        assert!(stdout.contains(command), "--help lacks {command}:\n{stdout}");
+        assert!(
+            stdout.contains(command),
+            "--help lacks {command}:\n{stdout}"
+        );
     }
     for command in [&["topics", "create", "--help"][..], &["doctor", "--help"]] {
         let (ok, stdout, _) = run(command);
@@ -42,12 +45,20 @@ fn topics_create_is_idempotent() {
     // must change nothing and say so.
     let (ok, first, err) = run(&["topics", "create"]);
     assert!(ok, "first run failed: {err}");
-    for topic in ["herd.sales", "herd.sales.dlq", "herd.models", "herd.predictions"] {
+    for topic in [
+        "herd.sales",
+        "herd.sales.dlq",
+        "herd.models",
+        "herd.predictions",
+    ] {
         assert!(first.contains(topic), "{topic} not reported:\n{first}");
     }
     let (ok, second, err) = run(&["topics", "create"]);
     assert!(ok, "second run failed: {err}");
-    assert!(!second.contains("created "), "second run created something:\n{second}");
+    assert!(
+        !second.contains("created "),
+        "second run created something:\n{second}"
+    );
     assert!(second.contains("nothing changed"), "{second}");
     assert_eq!(second.matches("unchanged").count(), 4, "{second}");
 }
@@ -59,14 +70,20 @@ fn doctor_reports_a_live_broker_and_the_configuration() {
     assert!(stdout.contains("broker     ok"), "{stdout}");
     assert!(stdout.contains("librdkafka"), "{stdout}");
     assert!(stdout.contains("effective configuration"), "{stdout}");
-    assert!(stdout.contains(&herd_tests::bootstrap_servers()), "{stdout}");
+    assert!(
+        stdout.contains(&herd_tests::bootstrap_servers()),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn doctor_roundtrip_proves_keyed_delivery() {
     let (ok, stdout, stderr) = run(&["doctor", "--roundtrip", "2000"]);
     assert!(ok, "{stdout}\n{stderr}");
-    assert!(stdout.contains("consumed 2000, duplicates 0, missing 0"), "{stdout}");
+    assert!(
+        stdout.contains("consumed 2000, duplicates 0, missing 0"),
+        "{stdout}"
+    );
     assert!(stdout.contains("every record exactly once"), "{stdout}");
 }
 
@@ -90,8 +107,11 @@ fn doctor_fails_fast_with_one_line_when_no_broker_answers() {
 #[test]
 fn bad_config_file_names_file_line_and_key() {
     let mut file = tempfile();
-    writeln!(file.1, "bootstrap_servers = \"127.0.0.1:9092\"\n[topics]\npartitions = \"many\"")
-        .expect("written");
+    writeln!(
+        file.1,
+        "bootstrap_servers = \"127.0.0.1:9092\"\n[topics]\npartitions = \"many\""
+    )
+    .expect("written");
     let output = herd()
         .args(["--config", &file.0, "topics", "create"])
         .output()
@@ -104,7 +124,10 @@ fn bad_config_file_names_file_line_and_key() {
 
     let mut unknown = tempfile();
     writeln!(unknown.1, "\n[topics]\npartitons = 3").expect("written");
-    let output = herd().args(["--config", &unknown.0, "doctor"]).output().expect("runs");
+    let output = herd()
+        .args(["--config", &unknown.0, "doctor"])
+        .output()
+        .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains(&format!("{}:3:", unknown.0)), "{stderr}");
@@ -146,4 +169,16 @@ fn tempfile() -> (String, std::fs::File) {
     let path = std::env::temp_dir().join(format!("{}.toml", herd_tests::unique("config")));
     let file = std::fs::File::create(&path).expect("temp file");
     (path.to_string_lossy().into_owned(), file)
+}
+
+#[test]
+fn doctor_fails_when_the_lake_root_is_not_a_directory() {
+    let file = tempfile();
+    let output = herd()
+        .args(["--lake-root", &file.0, "doctor"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("is not a directory"), "{stderr}");
 }

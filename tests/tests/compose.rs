@@ -13,7 +13,9 @@ fn every_herd_service_runs_a_real_subcommand() {
 
     let kafka = &docs[0]["services"]["kafka"];
     assert!(
-        kafka["image"].as_str().is_some_and(|i| i.starts_with("apache/kafka:")),
+        kafka["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("apache/kafka:")),
         "Kafka comes from the official image"
     );
     let env = format!("{:?}", kafka["environment"]);
@@ -23,7 +25,9 @@ fn every_herd_service_runs_a_real_subcommand() {
     for (name, service) in services {
         let name = name.as_str().unwrap_or_default();
         let is_herd = !service["build"].is_badvalue()
-            || service["image"].as_str().is_some_and(|i| i.starts_with("herd"));
+            || service["image"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("herd"));
         if !is_herd {
             continue;
         }

@@ -27,7 +27,11 @@ pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
         None => println!("config     no herd.toml; defaults, HERD_* and flags"),
     }
 
-    println!("lake       {}", lake_root_status(&settings.lake_root));
+    let lake = lake_root_status(&settings.lake_root);
+    match &lake {
+        Ok(status) => println!("lake       {status}"),
+        Err(problem) => println!("lake       PROBLEM: {problem}"),
+    }
 
     let options = settings.kafka_options();
     let started = Instant::now();
@@ -54,6 +58,9 @@ pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
 
     if let Some(records) = args.roundtrip {
         roundtrip(loaded, records as usize).await?;
+    }
+    if let Err(problem) = lake {
+        bail!("lake root {problem}");
     }
     Ok(())
 }
@@ -106,9 +113,11 @@ async fn roundtrip(loaded: &Loaded, records: usize) -> anyhow::Result<()> {
 
 /// A local lake root must be (or be creatable as) a writable directory; object-store
 /// roots are checked by the commands that use them.
-fn lake_root_status(root: &str) -> String {
+fn lake_root_status(root: &str) -> Result<String, String> {
     if root.contains("://") && !root.starts_with("file://") {
-        return format!("{root} (object store; checked when a table is opened)");
+        return Ok(format!(
+            "{root} (object store; checked when a table is opened)"
+        ));
     }
     let path = Path::new(root.strip_prefix("file://").unwrap_or(root));
     if path.is_dir() {
@@ -116,23 +125,29 @@ fn lake_root_status(root: &str) -> String {
         return match std::fs::write(&probe, b"") {
             Ok(()) => {
                 let _ = std::fs::remove_file(&probe);
-                format!("{root} (exists, writable)")
+                Ok(format!("{root} (exists, writable)"))
             }
-            Err(err) => format!("{root} (exists, NOT writable: {err})"),
+            Err(err) => Err(format!("{root} is not writable: {err}")),
         };
     }
     if path.exists() {
-        return format!("{root} (NOT a directory)");
+        return Err(format!("{root} is not a directory"));
     }
     let parent = path
         .ancestors()
         .skip(1)
         .find(|p| p.as_os_str().is_empty() || p.exists())
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        });
     match parent {
-        Some(parent) if parent.metadata().is_ok_and(|m| !m.permissions().readonly()) => {
-            format!("{root} (will be created under {})", parent.display())
-        }
-        _ => format!("{root} (missing, and its parent is not writable)"),
+        Some(parent) if parent.metadata().is_ok_and(|m| !m.permissions().readonly()) => Ok(
+            format!("{root} (will be created under {})", parent.display()),
+        ),
+        _ => Err(format!("{root} is missing and cannot be created")),
     }
 }

@@ -47,7 +47,10 @@ pub async fn create(settings: &Settings, args: &TopicsCreateArgs) -> anyhow::Res
         }
     }
     if created == 0 {
-        println!("all {} topics already exist; nothing changed", outcomes.len());
+        println!(
+            "all {} topics already exist; nothing changed",
+            outcomes.len()
+        );
     } else {
         println!("{created} of {} topics created", outcomes.len());
     }
