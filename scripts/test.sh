@@ -13,7 +13,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}
 started=""
 stop_broker() {
   if [[ -n $started ]]; then
-    scripts/kafka.sh stop || true
+    # The variable exported below names our own broker; unset it so `stop` acts.
+    env -u HERD_BOOTSTRAP_SERVERS scripts/kafka.sh stop || true
   fi
 }
 trap stop_broker EXIT
