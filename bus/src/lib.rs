@@ -5,14 +5,21 @@
 //! that compose them.
 
 mod admin;
+mod bulk;
 mod config;
 mod error;
+mod exactly_once;
 mod producer;
 mod roundtrip;
 
 pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, probe};
+pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;
+pub use exactly_once::{
+    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopStats, OffsetRange,
+    run_exactly_once,
+};
 pub use producer::{Delivered, KeyedProducer};
 pub use roundtrip::{RoundTripReport, round_trip};
 

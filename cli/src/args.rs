@@ -68,6 +68,120 @@ pub enum Command {
         herd doctor\n  \
         herd doctor --roundtrip 10000    # also produce and consume a keyed sample")]
     Doctor(DoctorArgs),
+    /// Publish sales from CSV, Parquet or JSON-lines files (or stdin) to herd.sales
+    ///
+    /// Every record is validated; invalid ones go to herd.sales.dlq with their
+    /// original bytes and headers naming the error, the file and the line or row.
+    /// Waits for every acknowledgement; anything undelivered makes the exit code
+    /// non-zero.
+    #[command(after_help = "Examples:\n  \
+        herd ingest data/sales.parquet\n  \
+        herd ingest jan.csv feb.csv --max-rejects 100\n  \
+        cat sales.jsonl | herd ingest - --format jsonl")]
+    Ingest(IngestArgs),
+    /// Write synthetic sales (as WORKLOAD.md specifies) to a CSV, Parquet or JSON-lines file
+    ///
+    /// Deterministic for a seed: the same arguments always write the same rows.
+    #[command(after_help = "Examples:\n  \
+        herd generate data/small.parquet --size small\n  \
+        herd generate data/headline.parquet --size headline\n  \
+        herd generate sample.csv --stores 2 --items 3 --days 90 --seed 7")]
+    Generate(GenerateArgs),
+    /// Publish a live stream of synthetic sales to herd.sales
+    ///
+    /// First a history of --history-days days for every key, then one new day for
+    /// every key per tick, so the continuous services have a stream to follow.
+    #[command(after_help = "Examples:\n  \
+        herd simulate --size small --history-days 700 --days-per-second 1\n  \
+        herd simulate --stores 5 --items 10 --history-days 60 --live-days 30 --days-per-second 10")]
+    Simulate(SimulateArgs),
+}
+
+/// Which synthetic data set: a benchmark size, adjusted by explicit dimensions.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// A benchmark size from WORKLOAD.md
+    #[arg(long, value_enum, default_value = "small")]
+    pub size: SizeArg,
+    /// Seed of every random draw
+    #[arg(long, default_value_t = herd_ingest::generate::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Number of stores [default: from --size]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stores: Option<u32>,
+    /// Items per store [default: from --size]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub items: Option<u32>,
+    /// Number of days [default: from --size]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
+    /// Date of the first day, YYYY-MM-DD [default: 2022-01-01]
+    #[arg(long, value_name = "DATE")]
+    pub start_date: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SizeArg {
+    /// 1,000 series × 730 days
+    Small,
+    /// 10,000 series × 730 days
+    Medium,
+    /// 10,000 series × 4,000 days (40 M rows)
+    Headline,
+}
+
+impl SpecArgs {
+    pub fn spec(&self) -> herd_ingest::generate::GeneratorSpec {
+        use herd_ingest::generate::{GeneratorSpec, Size};
+        let size = match self.size {
+            SizeArg::Small => Size::Small,
+            SizeArg::Medium => Size::Medium,
+            SizeArg::Headline => Size::Headline,
+        };
+        let mut spec = GeneratorSpec::sized(size, self.seed);
+        spec.stores = self.stores.unwrap_or(spec.stores);
+        spec.items = self.items.unwrap_or(spec.items);
+        spec.days = self.days.unwrap_or(spec.days);
+        spec.start_date = self.start_date.unwrap_or(spec.start_date);
+        spec
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output file; .csv, .parquet or .jsonl
+    #[arg(value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Days of history published at once before the live phase
+    #[arg(long, default_value_t = 365)]
+    pub history_days: u32,
+    /// Live days per second
+    #[arg(long, default_value_t = 1.0)]
+    pub days_per_second: f64,
+    /// Stop after this many live days [default: run until interrupted]
+    #[arg(long)]
+    pub live_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files to read (`-` for standard input); the format comes from the extension
+    #[arg(required = true, value_name = "FILE|-")]
+    pub inputs: Vec<String>,
+    /// Read every input as this format: csv, parquet or jsonl
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Fail once more than this many records were rejected
+    #[arg(long, value_name = "N")]
+    pub max_rejects: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

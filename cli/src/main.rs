@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod logging;
 mod progress;
+mod shutdown;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
                 commands::topics::create(&loaded.settings, &args).await
             }
             Command::Doctor(args) => commands::doctor::run(&loaded, &args).await,
+            Command::Ingest(args) => commands::ingest::run(&loaded.settings, &args).await,
+            Command::Generate(args) => commands::generate::run(&args).await,
+            Command::Simulate(args) => commands::simulate::run(&loaded.settings, &args).await,
         }
     });
     match result {

@@ -5,3 +5,6 @@
 //! service that feeds the Delta `sales` table from Kafka exactly-once.
 
 pub mod generate;
+pub mod publish;
+pub mod read;
+pub mod simulate;

@@ -5,6 +5,23 @@
 //! appender that commits Arrow batches with one Delta `txn` action per Kafka
 //! partition. Offsets are plain numbers here: this crate never talks to Kafka.
 
+mod appender;
+mod error;
+mod root;
+mod sales;
+pub mod tables;
+
+#[cfg(test)]
+mod test_support;
+
+/// The Delta table handle that [`tables::open_or_create`] returns.
+pub use deltalake::DeltaTable;
 /// Arrow and Parquet as Delta Lake builds them, so that every crate uses one version.
 pub use deltalake::arrow;
 pub use deltalake::parquet;
+
+pub use appender::{AppendOptions, ExactlyOnceAppender, OffsetRange};
+pub use error::{LakeError, Result};
+pub use root::LakeRoot;
+pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
+pub use tables::{TableSpec, TableStats, open_or_create, table_stats};

@@ -75,14 +75,14 @@ async fn roundtrip(loaded: &Loaded, records: usize) -> anyhow::Result<()> {
     };
     herd_bus::ensure_topics(&options, &[spec], super::BROKER_TIMEOUT).await?;
     let keys = (records / 10).clamp(1, 1000);
-    let progress = Progress::new("roundtrip", 2 * records as u64);
+    let progress = Progress::new("roundtrip", Some(2 * records as u64));
     let report = herd_bus::round_trip(
         &options,
         ROUNDTRIP_TOPIC,
         records,
         keys,
         Duration::from_secs(60),
-        |done| progress.set(done as u64),
+        |done| progress.set(done as u64, ""),
     )
     .await?;
     progress.finish();

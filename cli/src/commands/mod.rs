@@ -1,6 +1,9 @@
 //! One module per `herd` command.
 
 pub mod doctor;
+pub mod generate;
+pub mod ingest;
+pub mod simulate;
 pub mod topics;
 
 use std::time::Duration;

@@ -1,0 +1,336 @@
+//! The consumer side of the exactly-once protocol (as kafka-delta-ingest does it).
+//!
+//! A sink stores records together with, per Kafka partition, the next offset to read.
+//! On every partition assignment this loop asks the sink where each partition stands
+//! and seeks there; Kafka's committed offsets are only a hint for lag monitoring. A
+//! record is handed to the sink only when its offset is exactly the next one the sink
+//! expects, so a record is never stored twice and never skipped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::{ClientContext, Message, Offset};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{BusError, KafkaOptions};
+
+/// When buffered records are flushed to the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPolicy {
+    /// Flush once this many records are buffered.
+    pub max_records: usize,
+    /// Flush once the buffered payloads reach this many bytes.
+    pub max_bytes: usize,
+    /// Flush once the oldest buffered record has waited this long.
+    pub max_latency: Duration,
+}
+
+impl Default for FlushPolicy {
+    fn default() -> Self {
+        Self {
+            max_records: 500_000,
+            max_bytes: 64 << 20,
+            max_latency: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One record as the sink sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumedRecord<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+    /// Milliseconds since the epoch, as the producer or broker stamped it.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// The offsets of one partition in a flush: `first` is the first record's offset and
+/// `next` the offset to read after the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetRange {
+    pub partition: i32,
+    pub first: i64,
+    pub next: i64,
+}
+
+/// What a flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushOutcome {
+    /// Records and offsets are stored, atomically.
+    Committed,
+    /// The sink's stored offsets no longer match the buffer (another consumer took
+    /// the partition over): nothing was stored and the loop re-seeks.
+    OffsetsMoved,
+}
+
+/// Where records go, together with their offsets, in one atomic step.
+pub trait ExactlyOnceSink: Send {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The next offset to read of each partition as the sink has stored it; `None`
+    /// for a partition the sink has never seen.
+    fn stored_offsets(
+        &mut self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> impl Future<Output = Result<HashMap<i32, Option<i64>>, Self::Error>> + Send;
+
+    /// Keeps one record until the next flush.
+    fn buffer(&mut self, record: ConsumedRecord<'_>);
+
+    /// Stores everything buffered together with `ranges`, or nothing.
+    fn flush(
+        &mut self,
+        topic: &str,
+        ranges: &[OffsetRange],
+    ) -> impl Future<Output = Result<FlushOutcome, Self::Error>> + Send;
+
+    /// Drops everything buffered (after a rebalance or moved offsets).
+    fn discard(&mut self);
+}
+
+/// Counters of one run of the loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    pub records: u64,
+    pub flushes: u64,
+    pub rebalances: u64,
+    /// Records read again after a seek and skipped because the sink had them.
+    pub skipped: u64,
+}
+
+/// Errors of the loop: Kafka's, or the sink's.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error(transparent)]
+    Sink(E),
+}
+
+/// Notes partition assignments and revocations for the loop to act on.
+#[derive(Default)]
+struct RebalanceFlag(AtomicBool);
+
+impl ClientContext for RebalanceFlag {}
+
+impl ConsumerContext for RebalanceFlag {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) | Rebalance::Revoke(list) => {
+                debug!(partitions = list.count(), "rebalance");
+                self.0.store(true, Ordering::SeqCst);
+            }
+            Rebalance::Error(err) => warn!(error = %err, "rebalance error"),
+        }
+    }
+}
+
+/// Per partition: the next offset the sink expects, and whether the consumer has
+/// reached it since the last seek.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    next: i64,
+    synced: bool,
+}
+
+/// Consumes `topic` in consumer group `group` and hands records to `sink` exactly
+/// once, until `cancel` fires; then flushes what is buffered and returns.
+pub async fn run_exactly_once<S: ExactlyOnceSink>(
+    options: &KafkaOptions,
+    group: &str,
+    topic: &str,
+    policy: FlushPolicy,
+    sink: &mut S,
+    cancel: CancellationToken,
+) -> Result<LoopStats, LoopError<S::Error>> {
+    let consumer: StreamConsumer<RebalanceFlag> = options
+        .consumer_config(group)
+        .create_with_context(RebalanceFlag::default())
+        .map_err(BusError::from)?;
+    consumer.subscribe(&[topic]).map_err(BusError::from)?;
+    let consumer = Arc::new(consumer);
+    info!(topic, group, "consuming");
+
+    let mut state = LoopState {
+        positions: HashMap::new(),
+        ranges: BTreeMap::new(),
+        buffered: 0,
+        bytes: 0,
+        oldest: None,
+        stats: LoopStats::default(),
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        if consumer.context().0.swap(false, Ordering::SeqCst) {
+            state.reset(&consumer, topic, sink).await?;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+            message = consumer.recv() => {
+                let message = message.map_err(BusError::from)?;
+                if consumer.context().0.swap(false, Ordering::SeqCst) {
+                    // The assignment changed under this message: start over from
+                    // what the sink has stored.
+                    state.reset(&consumer, topic, sink).await?;
+                    continue;
+                }
+                state.accept(&message, sink);
+            }
+        }
+        if state.due(&policy) {
+            state.flush(&consumer, topic, sink).await?;
+        }
+    }
+    state.flush(&consumer, topic, sink).await?;
+    info!(records = state.stats.records, flushes = state.stats.flushes, "stopped");
+    Ok(state.stats)
+}
+
+struct LoopState {
+    positions: HashMap<i32, Position>,
+    ranges: BTreeMap<i32, OffsetRange>,
+    buffered: usize,
+    bytes: usize,
+    oldest: Option<Instant>,
+    stats: LoopStats,
+}
+
+impl LoopState {
+    fn accept<S: ExactlyOnceSink, M: Message>(&mut self, message: &M, sink: &mut S) {
+        let (partition, offset) = (message.partition(), message.offset());
+        let Some(position) = self.positions.get_mut(&partition) else {
+            return; // not (or no longer) ours
+        };
+        if offset < position.next {
+            self.stats.skipped += 1;
+            return;
+        }
+        if offset > position.next {
+            if !position.synced {
+                // Fetched before our seek took effect; the seek brings it back.
+                return;
+            }
+            // Offsets can have holes (compaction, transaction markers).
+            debug!(partition, expected = position.next, offset, "offset gap");
+        }
+        position.synced = true;
+        position.next = offset + 1;
+        self.ranges
+            .entry(partition)
+            .and_modify(|range| range.next = offset + 1)
+            .or_insert(OffsetRange {
+                partition,
+                first: offset,
+                next: offset + 1,
+            });
+        let payload = message.payload();
+        self.buffered += 1;
+        self.bytes += payload.map_or(0, <[u8]>::len);
+        self.oldest.get_or_insert_with(Instant::now);
+        self.stats.records += 1;
+        sink.buffer(ConsumedRecord {
+            partition,
+            offset,
+            key: message.key(),
+            payload,
+            timestamp_ms: message.timestamp().to_millis(),
+        });
+    }
+
+    fn due(&self, policy: &FlushPolicy) -> bool {
+        self.buffered >= policy.max_records
+            || self.bytes >= policy.max_bytes
+            || self.oldest.is_some_and(|t| t.elapsed() >= policy.max_latency)
+    }
+
+    fn clear_buffer(&mut self) {
+        self.ranges.clear();
+        self.buffered = 0;
+        self.bytes = 0;
+        self.oldest = None;
+    }
+
+    async fn flush<S: ExactlyOnceSink>(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceFlag>,
+        topic: &str,
+        sink: &mut S,
+    ) -> Result<(), LoopError<S::Error>> {
+        if self.ranges.is_empty() {
+            return Ok(());
+        }
+        let ranges: Vec<OffsetRange> = self.ranges.values().copied().collect();
+        match sink.flush(topic, &ranges).await.map_err(LoopError::Sink)? {
+            FlushOutcome::Committed => {
+                self.stats.flushes += 1;
+                debug!(records = self.buffered, partitions = ranges.len(), "flushed");
+                self.clear_buffer();
+                // A hint for lag monitoring only; the sink's offsets are the truth.
+                let mut list = TopicPartitionList::new();
+                for range in &ranges {
+                    let _ = list.add_partition_offset(topic, range.partition, Offset::Offset(range.next));
+                }
+                if let Err(err) = consumer.commit(&list, CommitMode::Async) {
+                    debug!(error = %err, "offset hint not committed");
+                }
+                Ok(())
+            }
+            FlushOutcome::OffsetsMoved => {
+                warn!("stored offsets moved under this consumer; re-reading them");
+                self.reset(consumer, topic, sink).await
+            }
+        }
+    }
+
+    /// Drops the buffer, asks the sink where each assigned partition stands, and
+    /// seeks there.
+    async fn reset<S: ExactlyOnceSink>(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceFlag>,
+        topic: &str,
+        sink: &mut S,
+    ) -> Result<(), LoopError<S::Error>> {
+        self.stats.rebalances += 1;
+        sink.discard();
+        self.clear_buffer();
+        let assignment = consumer.assignment().map_err(BusError::from)?;
+        let partitions: Vec<i32> = assignment
+            .elements_for_topic(topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let stored = sink
+            .stored_offsets(topic, &partitions)
+            .await
+            .map_err(LoopError::Sink)?;
+        self.positions.clear();
+        for partition in &partitions {
+            let next = match stored.get(partition).copied().flatten() {
+                Some(next) => next,
+                None => {
+                    let (low, _) = consumer
+                        .fetch_watermarks(topic, *partition, Duration::from_secs(10))
+                        .map_err(BusError::from)?;
+                    low
+                }
+            };
+            if let Err(err) = consumer.seek(topic, *partition, Offset::Offset(next), Duration::from_secs(10)) {
+                // Not fatal: records before `next` are skipped either way.
+                warn!(partition, next, error = %err, "seek failed");
+            }
+            self.positions.insert(*partition, Position { next, synced: false });
+        }
+        info!(topic, partitions = ?partitions, "assigned; resuming from stored offsets");
+        Ok(())
+    }
+}

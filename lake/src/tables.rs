@@ -1,0 +1,200 @@
+//! Table definitions and opening: each Herd table is a name, an Arrow schema and
+//! its partition columns; `open_or_create` makes it exist under a lake root.
+
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use tracing::info;
+use url::Url;
+
+use crate::error::{LakeError, Result};
+use crate::root::LakeRoot;
+use crate::sales::{SALES_PARTITION_COLUMN, SALES_TABLE, sales_schema};
+
+/// What a table is: where it lives under the root, its columns and its partitioning.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// Path under the lake root, e.g. `sales` or `production/models`.
+    pub name: String,
+    /// Columns in order, with their nullability.
+    pub schema: SchemaRef,
+    /// Columns whose values become `column=value` directories.
+    pub partition_columns: Vec<String>,
+}
+
+/// The `sales` table: one row per accepted input record, partitioned by year.
+pub fn sales() -> TableSpec {
+    TableSpec {
+        name: SALES_TABLE.to_owned(),
+        schema: sales_schema(),
+        partition_columns: vec![SALES_PARTITION_COLUMN.to_owned()],
+    }
+}
+
+/// Opens table `spec.name` under `root`, creating it with the spec's schema and
+/// partitioning when it does not exist yet. An existing table must have exactly
+/// the spec's columns and partitioning.
+pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTable> {
+    let url = root.table_url(&spec.name)?;
+    let expected = kernel_schema(&url, spec)?;
+    if root.is_local() {
+        // Delta's local store is rooted at the table directory and reports a missing
+        // one as a bad location rather than as "no table yet".
+        let path = url.to_file_path().map_err(|()| LakeError::InvalidRoot {
+            root: url.to_string(),
+            reason: "not a local file path".to_owned(),
+        })?;
+        std::fs::create_dir_all(&path).map_err(|cause| LakeError::LocalDirectory {
+            path: path.display().to_string(),
+            cause,
+        })?;
+    }
+    if let Some(table) = try_open(&url).await? {
+        check_matches(&table, &url, &expected, spec)?;
+        return Ok(table);
+    }
+    let table = build(&url)?;
+    let created = table
+        .create()
+        .with_table_name(spec.name.clone())
+        .with_columns(expected.fields().cloned())
+        .with_partition_columns(spec.partition_columns.clone())
+        .with_save_mode(SaveMode::ErrorIfExists)
+        // With retries, delta-rs 1.1.3 turns a lost race for version 0 into a second
+        // protocol + metadata commit at version 1 (its fallback reloads the winner's
+        // version 0 and then skips the conflict check), silently replacing the
+        // winner's metadata. Without retries the loser fails and opens the winner's
+        // table below.
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
+        .await;
+    match created {
+        Ok(table) => {
+            info!(table = %url, version = table.version(), "created table");
+            Ok(table)
+        }
+        // Another process may have committed version 0 between our open and our
+        // create; its table is as good as ours if the schema matches.
+        Err(create_error) => match try_open(&url).await {
+            Ok(Some(table)) => {
+                check_matches(&table, &url, &expected, spec)?;
+                Ok(table)
+            }
+            _ => Err(LakeError::delta("create table", &url)(create_error)),
+        },
+    }
+}
+
+/// Files, rows and bytes in a table version, from the log's `add` actions and
+/// their statistics (no data file is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStats {
+    pub version: u64,
+    /// Live data files.
+    pub files: usize,
+    /// Rows across live files; files written without statistics count as zero.
+    pub rows: u64,
+    /// Parquet bytes across live files.
+    pub bytes: u64,
+}
+
+/// Statistics of the table version currently loaded in `table`.
+pub fn table_stats(table: &DeltaTable) -> Result<TableStats> {
+    let snapshot = table
+        .snapshot()
+        .map_err(LakeError::delta("read statistics of", table.table_url()))?;
+    let (mut files, mut rows, mut bytes) = (0, 0, 0);
+    for file in snapshot.log_data().iter() {
+        files += 1;
+        rows += file.num_records().unwrap_or(0) as u64;
+        bytes += file.size().max(0) as u64;
+    }
+    Ok(TableStats {
+        version: snapshot.version(),
+        files,
+        rows,
+        bytes,
+    })
+}
+
+fn build(url: &Url) -> Result<DeltaTable> {
+    DeltaTableBuilder::from_url(url.clone())
+        .and_then(DeltaTableBuilder::build)
+        .map_err(LakeError::delta("open table", url))
+}
+
+/// The table at `url` at its latest version, or `None` when nothing is there yet.
+async fn try_open(url: &Url) -> Result<Option<DeltaTable>> {
+    let mut table = build(url)?;
+    match table.load().await {
+        Ok(()) => Ok(Some(table)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(e) => Err(LakeError::delta("open table", url)(e)),
+    }
+}
+
+fn kernel_schema(url: &Url, spec: &TableSpec) -> Result<StructType> {
+    let schema: StructType =
+        spec.schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| LakeError::SchemaMismatch {
+                table: url.to_string(),
+                reason: format!("the spec's schema has no Delta equivalent: {e}"),
+            })?;
+    for column in &spec.partition_columns {
+        if schema.field(column).is_none() {
+            return Err(LakeError::SchemaMismatch {
+                table: url.to_string(),
+                reason: format!("partition column `{column}` is not in the schema"),
+            });
+        }
+    }
+    Ok(schema)
+}
+
+fn check_matches(
+    table: &DeltaTable,
+    url: &Url,
+    expected: &StructType,
+    spec: &TableSpec,
+) -> Result<()> {
+    let snapshot = table
+        .snapshot()
+        .map_err(LakeError::delta("read schema of", url))?;
+    let mismatch = |reason: String| LakeError::SchemaMismatch {
+        table: url.to_string(),
+        reason,
+    };
+    let actual = snapshot.schema();
+    let describe = |schema: &StructType| -> Vec<String> {
+        schema
+            .fields()
+            .map(|f| {
+                let null = if f.is_nullable() { "" } else { " not null" };
+                format!("{} {}{null}", f.name(), f.data_type())
+            })
+            .collect()
+    };
+    let (have, want) = (describe(&actual), describe(expected));
+    if have != want {
+        return Err(mismatch(format!(
+            "has columns [{}], expected [{}]",
+            have.join(", "),
+            want.join(", ")
+        )));
+    }
+    let partitions = snapshot.metadata().partition_columns();
+    if partitions != spec.partition_columns.as_slice() {
+        return Err(mismatch(format!(
+            "partitioned by {partitions:?}, expected {:?}",
+            spec.partition_columns
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
