@@ -138,8 +138,9 @@ impl BulkProducer {
         self.inner.context().delivered.load(Ordering::Relaxed)
     }
 
-    /// Waits up to `timeout` for every queued record to be acknowledged or failed.
-    pub fn finish(self, timeout: Duration) -> DeliveryReport {
+    /// Waits up to `timeout` for every record queued so far to be acknowledged or
+    /// failed, and reports the totals since this producer was created.
+    pub fn settle(&self, timeout: Duration) -> DeliveryReport {
         let deadline = Instant::now() + timeout;
         let acks = self.inner.context();
         loop {
@@ -158,5 +159,10 @@ impl BulkProducer {
             unacknowledged: self.sent.saturating_sub(delivered + failed),
             first_error: acks.first_error.lock().ok().and_then(|e| e.clone()),
         }
+    }
+
+    /// Waits up to `timeout` for every queued record, then closes the producer.
+    pub fn finish(self, timeout: Duration) -> DeliveryReport {
+        self.settle(timeout)
     }
 }

@@ -41,6 +41,15 @@ impl Default for FlushPolicy {
     }
 }
 
+/// How the loop runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopOptions {
+    pub flush: FlushPolicy,
+    /// Stop (after a final flush) once no record arrived for this long; `None` runs
+    /// until cancelled. For batch runs and tests.
+    pub stop_when_idle: Option<Duration>,
+}
+
 /// One record as the sink sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsumedRecord<'a> {
@@ -148,10 +157,12 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     options: &KafkaOptions,
     group: &str,
     topic: &str,
-    policy: FlushPolicy,
+    run: LoopOptions,
     sink: &mut S,
     cancel: CancellationToken,
 ) -> Result<LoopStats, LoopError<S::Error>> {
+    let policy = run.flush;
+    let mut last_record = Instant::now();
     let consumer: StreamConsumer<RebalanceFlag> = options
         .consumer_config(group)
         .create_with_context(RebalanceFlag::default())
@@ -184,8 +195,13 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                     state.reset(&consumer, topic, sink).await?;
                     continue;
                 }
+                last_record = Instant::now();
                 state.accept(&message, sink);
             }
+        }
+        if run.stop_when_idle.is_some_and(|idle| last_record.elapsed() >= idle) {
+            info!("no new records; stopping");
+            break;
         }
         if state.due(&policy) {
             state.flush(&consumer, topic, sink).await?;

@@ -17,7 +17,7 @@ pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;
 pub use exactly_once::{
-    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopStats, OffsetRange,
+    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats, OffsetRange,
     run_exactly_once,
 };
 pub use producer::{Delivered, KeyedProducer};

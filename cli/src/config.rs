@@ -25,12 +25,17 @@ pub struct Settings {
     pub kafka: BTreeMap<String, String>,
 }
 
-/// How Herd's topics are created.
+/// Herd's topics: their names (so that several deployments can share a cluster)
+/// and how they are created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicSettings {
     pub partitions: u32,
     pub replication_factor: u32,
+    pub sales: String,
+    pub sales_dlq: String,
+    pub models: String,
+    pub predictions: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,9 +69,14 @@ impl Default for Settings {
 
 impl Default for TopicSettings {
     fn default() -> Self {
+        use herd_schemas::topics;
         Self {
             partitions: 12,
             replication_factor: 1,
+            sales: topics::SALES.to_owned(),
+            sales_dlq: topics::SALES_DLQ.to_owned(),
+            models: topics::MODELS.to_owned(),
+            predictions: topics::PREDICTIONS.to_owned(),
         }
     }
 }
@@ -183,10 +193,11 @@ impl Settings {
 
     /// The four topics of Herd's data flow, as configured.
     pub fn topic_specs(&self) -> Vec<TopicSpec> {
-        herd_schemas::topics::ALL
-            .iter()
+        let topics = &self.topics;
+        [&topics.sales, &topics.sales_dlq, &topics.models, &topics.predictions]
+            .into_iter()
             .map(|name| TopicSpec {
-                name: (*name).to_owned(),
+                name: name.clone(),
                 partitions: self.topics.partitions,
                 replication_factor: self.topics.replication_factor,
             })

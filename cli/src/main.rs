@@ -16,6 +16,7 @@ use crate::args::{Cli, Command, TopicsCommand};
 use crate::config::Settings;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let loaded = match Settings::load(cli.global.config.as_deref(), &cli.global.overrides()) {
         Ok(loaded) => loaded,
@@ -36,11 +37,23 @@ fn main() -> ExitCode {
             Command::Ingest(args) => commands::ingest::run(&loaded.settings, &args).await,
             Command::Generate(args) => commands::generate::run(&args).await,
             Command::Simulate(args) => commands::simulate::run(&loaded.settings, &args).await,
+            Command::Archive(args) => commands::archive::run(&loaded.settings, &args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
+    }
+}
+
+/// Rust ignores SIGPIPE, which turns `herd ... | head` into a panic when the pipe
+/// closes; a command-line tool should just stop, as other Unix tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; setting a
+    // signal disposition to its default has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -4,6 +4,8 @@
 //! validation into `herd.sales` with rejects on `herd.sales.dlq`, and the archive
 //! service that feeds the Delta `sales` table from Kafka exactly-once.
 
+pub mod archive;
+pub mod dlq;
 pub mod generate;
 pub mod publish;
 pub mod read;

@@ -9,21 +9,8 @@ use std::time::{Duration, Instant};
 use herd_bus::{BulkProducer, BusError, DeliveryReport};
 use serde::Serialize;
 
+use crate::dlq;
 use crate::read::{self, Format, Location, ReadError, Row, Source};
-
-/// Headers of a dead-letter record.
-pub mod dlq_headers {
-    /// Machine-readable kind, e.g. `bad_date` (see `herd_schemas::RecordError::kind`).
-    pub const ERROR_KIND: &str = "herd.error.kind";
-    /// The rule broken, in words.
-    pub const ERROR_MESSAGE: &str = "herd.error.message";
-    /// The file the record came from (`<stdin>` for standard input).
-    pub const SOURCE: &str = "herd.source";
-    /// Its 1-based line (CSV, JSON lines).
-    pub const LINE: &str = "herd.source.line";
-    /// Its 1-based row (Parquet).
-    pub const ROW: &str = "herd.source.row";
-}
 
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
@@ -134,22 +121,17 @@ pub fn publish(
                 Err(err) => {
                     summary.rejected += 1;
                     *summary.rejects_by_kind.entry(err.kind().to_owned()).or_default() += 1;
-                    let message = err.to_string();
-                    let (location_header, number) = match row.location {
-                        Location::Line(n) => (dlq_headers::LINE, n),
-                        Location::Row(n) => (dlq_headers::ROW, n),
+                    let position = match row.location {
+                        Location::Line(n) => (dlq::LINE, n as i64),
+                        Location::Row(n) => (dlq::ROW, n as i64),
                     };
-                    let number = number.to_string();
-                    producer.send(
+                    dlq::send_reject(
+                        &mut producer,
                         &options.dlq_topic,
-                        None,
                         row.original,
-                        &[
-                            (dlq_headers::ERROR_KIND, err.kind().as_bytes()),
-                            (dlq_headers::ERROR_MESSAGE, message.as_bytes()),
-                            (dlq_headers::SOURCE, source_name.as_bytes()),
-                            (location_header, number.as_bytes()),
-                        ],
+                        err,
+                        &source_name,
+                        &[position],
                     )
                 }
             };

@@ -131,6 +131,10 @@ impl ExactlyOnceAppender {
     /// `first`, or nothing is stored yet. Otherwise nothing is committed and
     /// [`LakeError::OffsetsMoved`] tells the caller where to re-seek. Batches may be
     /// empty (every record of a range filtered out): the offsets are still committed.
+    ///
+    /// After any other error, read [`stored_versions`](Self::stored_versions) again
+    /// before going on: a few failures (a checkpoint that could not be written, say)
+    /// come after the commit itself has landed.
     pub async fn append(
         &mut self,
         batches: Vec<RecordBatch>,

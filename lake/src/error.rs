@@ -21,8 +21,8 @@ pub enum LakeError {
     #[error("table {table} does not match the expected schema: {reason}")]
     SchemaMismatch { table: String, reason: String },
 
-    /// An offset range that cannot describe a batch (empty partition list entries,
-    /// `next` before `first`, or one partition listed twice).
+    /// An offset range that cannot describe a batch (a negative offset, `next`
+    /// before `first`, or one partition listed twice).
     #[error("invalid offset range for partition {partition}: {reason}")]
     InvalidRange { partition: i32, reason: String },
 
@@ -92,3 +92,31 @@ fn display_offset(offset: Option<i64>) -> String {
 
 /// Results of the lake's operations.
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_and_name_the_table() {
+        let moved = LakeError::OffsetsMoved {
+            partition: 3,
+            stored: None,
+            expected: 7,
+        };
+        assert_eq!(
+            moved.to_string(),
+            "partition 3 moved: the table stores next offset none (never written), \
+             the batch starts at 7"
+        );
+        let conflict = DeltaTableError::Generic("first line\nHelp: second line".to_owned());
+        let err = LakeError::delta("commit to", "file:///lake/sales/")(conflict);
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(
+            text.starts_with("commit to file:///lake/sales/: "),
+            "{text}"
+        );
+        assert!(err.delta_error().is_some());
+    }
+}

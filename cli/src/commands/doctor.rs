@@ -43,7 +43,8 @@ pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
         cluster.brokers.len(),
         cluster.brokers.join(", ")
     );
-    for name in herd_schemas::topics::ALL {
+    for spec in settings.topic_specs() {
+        let name = &spec.name;
         match cluster.topics.iter().find(|(topic, _)| topic == name) {
             Some((_, partitions)) => println!("topic      {name}: {partitions} partitions"),
             None => println!("topic      {name}: missing (run `herd topics create`)"),

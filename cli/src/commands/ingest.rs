@@ -26,6 +26,8 @@ pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let options = PublishOptions {
+        topic: settings.topics.sales.clone(),
+        dlq_topic: settings.topics.sales_dlq.clone(),
         max_rejects: args.max_rejects,
         ..PublishOptions::default()
     };

@@ -1,5 +1,6 @@
 //! One module per `herd` command.
 
+pub mod archive;
 pub mod doctor;
 pub mod generate;
 pub mod ingest;

@@ -20,7 +20,7 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
         history_days: args.history_days,
         days_per_second: args.days_per_second,
         live_days: args.live_days,
-        topic: herd_schemas::topics::SALES.to_owned(),
+        topic: settings.topics.sales.clone(),
     };
     let producer = BulkProducer::new(&settings.kafka_options())?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -31,7 +31,10 @@ pub enum GenerateError {
         "stores, items and days must each be at least 1 (got {stores} stores, {items} items, {days} days)"
     )]
     EmptySpec { stores: u32, items: u32, days: u32 },
-    #[error("{series} series is too many: stores × items must be at most {}", u32::MAX)]
+    #[error(
+        "{series} series is too many: stores × items must be at most {}",
+        u32::MAX
+    )]
     TooManySeries { series: u64 },
     #[error("{days} days from {start} leave the years 0000–9999")]
     DatesOutOfRange { start: NaiveDate, days: u32 },
@@ -47,10 +50,7 @@ pub enum GenerateError {
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
     #[error("cannot write Parquet to {}: {source}", path.display())]
-    Parquet {
-        path: PathBuf,
-        source: ParquetError,
-    },
+    Parquet { path: PathBuf, source: ParquetError },
     #[error("cannot build a record batch: {0}")]
     Batch(#[from] ArrowError),
 }

@@ -163,7 +163,11 @@ impl SeriesModel {
             0.0
         };
         let late = spec.days > 1 && rng.random::<f64>() < LATE_START_SHARE;
-        let first_day = if late { rng.random_range(1..spec.days) } else { 0 };
+        let first_day = if late {
+            rng.random_range(1..spec.days)
+        } else {
+            0
+        };
         let promo_offset = rng.random_range(0..PROMO_WEEK);
 
         // Price and elasticity belong to the item, the same in every store.
@@ -326,7 +330,8 @@ mod tests {
         let backward: Vec<_> = (0..30).rev().map(|d| model.day(d)).collect();
         assert!(forward.iter().eq(backward.iter().rev()));
         let other = GeneratorSpec { seed: 10, ..spec };
-        let changed = (0..30).filter(|&d| SeriesModel::new(&other, 3).day(d) != forward[d as usize]);
+        let changed =
+            (0..30).filter(|&d| SeriesModel::new(&other, 3).day(d) != forward[d as usize]);
         assert!(changed.count() > 20);
     }
 
@@ -357,7 +362,10 @@ mod tests {
     fn intermittent_series_have_mostly_zero_days_and_regular_ones_few() {
         let spec = GeneratorSpec::sized(Size::Small, 2);
         let zero_share = |model: &SeriesModel| {
-            let days: Vec<f64> = (0..spec.days).filter_map(|d| model.day(d)).map(|r| r.sales).collect();
+            let days: Vec<f64> = (0..spec.days)
+                .filter_map(|d| model.day(d))
+                .map(|r| r.sales)
+                .collect();
             share(days.iter().filter(|&&s| s == 0.0).count(), days.len())
         };
         let (intermittent, regular): (Vec<_>, Vec<_>) = models(&spec)
@@ -382,7 +390,14 @@ mod tests {
         let holdout = spec.days - 28..spec.days;
         let mut means: Vec<f64> = regular
             .iter()
-            .map(|m| holdout.clone().filter_map(|d| m.day(d)).map(|r| r.sales).sum::<f64>() / 28.0)
+            .map(|m| {
+                holdout
+                    .clone()
+                    .filter_map(|d| m.day(d))
+                    .map(|r| r.sales)
+                    .sum::<f64>()
+                    / 28.0
+            })
             .collect();
         means.sort_by(f64::total_cmp);
         let median = means[means.len() / 2];
@@ -397,7 +412,10 @@ mod tests {
             total > 0.0 && 1.0 - error / total >= 0.8
         });
         let accurate = share(accurate.count(), regular.len());
-        assert!((0.4..0.7).contains(&accurate), "share reaching 0.80: {accurate}");
+        assert!(
+            (0.4..0.7).contains(&accurate),
+            "share reaching 0.80: {accurate}"
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ fn late_starters_have_no_rows_before_their_first_day() {
     let (path, _) = write(dir.path(), "sales.jsonl", &spec);
     let mut first_dates = HashMap::new();
     for record in json_records(&path) {
-        first_dates.entry(record.key().to_string()).or_insert(record.date);
+        first_dates
+            .entry(record.key().to_string())
+            .or_insert(record.date);
     }
     assert_eq!(first_dates.len(), 200);
     let late = (0..200)
@@ -128,7 +130,11 @@ fn parquet_reads_back_with_the_contract_schema() {
             ("promo", &DataType::Boolean),
         ]
     );
-    let rows: usize = builder.build().unwrap().map(|batch| batch.unwrap().num_rows()).sum();
+    let rows: usize = builder
+        .build()
+        .unwrap()
+        .map(|batch| batch.unwrap().num_rows())
+        .sum();
     assert_eq!(rows as u64, summary.rows);
     assert!(summary.rows > 130_000 && summary.rows < 140_000);
 }
@@ -136,17 +142,19 @@ fn parquet_reads_back_with_the_contract_schema() {
 #[test]
 fn csv_starts_with_the_exact_header() {
     let dir = tempfile::tempdir().unwrap();
-    let tiny = GeneratorSpec {
-        days: 3,
-        ..spec(6)
-    };
+    let tiny = GeneratorSpec { days: 3, ..spec(6) };
     let (path, _) = write(dir.path(), "sales.CSV", &tiny);
     let text = fs::read_to_string(path).unwrap();
     assert_eq!(
         text.lines().next(),
         Some("store_id,item_id,date,sales,price,promo")
     );
-    assert!(text.lines().nth(1).unwrap().starts_with("S0001,I00001,2022-01-01,"));
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("S0001,I00001,2022-01-01,")
+    );
 }
 
 #[test]

@@ -276,4 +276,22 @@ async fn append_throughput() {
         "{stats:?}; {:.1} files per million rows",
         stats.files as f64 * 1e6 / stats.rows as f64
     );
+
+    // Small, frequent appends: the per-commit cost dominates.
+    const SMALL: i64 = 5_000;
+    let mut first = 4 * ROWS;
+    let started = Instant::now();
+    for _ in 0..50 {
+        let batch = sales_batch(0, first, first + SMALL, day(2024, 1, 1));
+        a.append(vec![batch], SOURCE, &[range(0, first, first + SMALL)])
+            .await
+            .unwrap();
+        first += SMALL;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "50 appends of {SMALL} rows: {:.1} ms each, {:.0} rows/s",
+        secs * 20.0,
+        50.0 * SMALL as f64 / secs
+    );
 }
