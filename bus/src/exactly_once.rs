@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::{ClientContext, Message, Offset};
 use tokio_util::sync::CancellationToken;
@@ -199,7 +201,10 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                 state.accept(&message, sink);
             }
         }
-        if run.stop_when_idle.is_some_and(|idle| last_record.elapsed() >= idle) {
+        if run
+            .stop_when_idle
+            .is_some_and(|idle| last_record.elapsed() >= idle)
+        {
             info!("no new records; stopping");
             break;
         }
@@ -208,7 +213,11 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
         }
     }
     state.flush(&consumer, topic, sink).await?;
-    info!(records = state.stats.records, flushes = state.stats.flushes, "stopped");
+    info!(
+        records = state.stats.records,
+        flushes = state.stats.flushes,
+        "stopped"
+    );
     Ok(state.stats)
 }
 
@@ -266,7 +275,9 @@ impl LoopState {
     fn due(&self, policy: &FlushPolicy) -> bool {
         self.buffered >= policy.max_records
             || self.bytes >= policy.max_bytes
-            || self.oldest.is_some_and(|t| t.elapsed() >= policy.max_latency)
+            || self
+                .oldest
+                .is_some_and(|t| t.elapsed() >= policy.max_latency)
     }
 
     fn clear_buffer(&mut self) {
@@ -289,12 +300,20 @@ impl LoopState {
         match sink.flush(topic, &ranges).await.map_err(LoopError::Sink)? {
             FlushOutcome::Committed => {
                 self.stats.flushes += 1;
-                debug!(records = self.buffered, partitions = ranges.len(), "flushed");
+                debug!(
+                    records = self.buffered,
+                    partitions = ranges.len(),
+                    "flushed"
+                );
                 self.clear_buffer();
                 // A hint for lag monitoring only; the sink's offsets are the truth.
                 let mut list = TopicPartitionList::new();
                 for range in &ranges {
-                    let _ = list.add_partition_offset(topic, range.partition, Offset::Offset(range.next));
+                    let _ = list.add_partition_offset(
+                        topic,
+                        range.partition,
+                        Offset::Offset(range.next),
+                    );
                 }
                 if let Err(err) = consumer.commit(&list, CommitMode::Async) {
                     debug!(error = %err, "offset hint not committed");
@@ -340,11 +359,22 @@ impl LoopState {
                     low
                 }
             };
-            if let Err(err) = consumer.seek(topic, *partition, Offset::Offset(next), Duration::from_secs(10)) {
+            if let Err(err) = consumer.seek(
+                topic,
+                *partition,
+                Offset::Offset(next),
+                Duration::from_secs(10),
+            ) {
                 // Not fatal: records before `next` are skipped either way.
                 warn!(partition, next, error = %err, "seek failed");
             }
-            self.positions.insert(*partition, Position { next, synced: false });
+            self.positions.insert(
+                *partition,
+                Position {
+                    next,
+                    synced: false,
+                },
+            );
         }
         info!(topic, partitions = ?partitions, "assigned; resuming from stored offsets");
         Ok(())

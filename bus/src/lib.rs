@@ -17,8 +17,8 @@ pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;
 pub use exactly_once::{
-    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats, OffsetRange,
-    run_exactly_once,
+    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats,
+    OffsetRange, run_exactly_once,
 };
 pub use producer::{Delivered, KeyedProducer};
 pub use roundtrip::{RoundTripReport, round_trip};

@@ -106,6 +106,50 @@ pub enum Command {
         herd archive --flush-records 100000 --flush-latency-ms 1000\n  \
         herd --lake-root s3://bucket/lake archive    # with the `s3` feature")]
     Archive(ArchiveArgs),
+    /// Benchmarks, printed as JSON lines
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest a generated file into a fresh topic, run Kafka's ProducerPerformance
+    /// beside it, then archive the topic into a fresh Delta table
+    ///
+    /// Run from the repository root so that `scripts/kafka.sh` is found (or set
+    /// HERD_KAFKA_SCRIPT). Prints rows/s, the ratio to ProducerPerformance, archive
+    /// rows/s, files per million rows and peak RSS.
+    #[command(after_help = "Examples:\n  \
+        herd bench ingest                     # the medium size: 10,000 series × 730 days\n  \
+        herd bench ingest --size small --skip-archive")]
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Ingest this file instead of generating one
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<std::path::PathBuf>,
+    /// Partitions of the benchmark topics
+    #[arg(long, default_value_t = 12)]
+    pub partitions: u32,
+    /// Where generated files and the benchmark lake go
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Records per archive commit
+    #[arg(long, default_value_t = 500_000)]
+    pub flush_records: usize,
+    /// Skip Kafka's ProducerPerformance
+    #[arg(long)]
+    pub skip_producer_performance: bool,
+    /// Skip the archive stage
+    #[arg(long)]
+    pub skip_archive: bool,
+    /// Keep the generated file and the benchmark lake
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]

@@ -194,14 +194,19 @@ impl Settings {
     /// The four topics of Herd's data flow, as configured.
     pub fn topic_specs(&self) -> Vec<TopicSpec> {
         let topics = &self.topics;
-        [&topics.sales, &topics.sales_dlq, &topics.models, &topics.predictions]
-            .into_iter()
-            .map(|name| TopicSpec {
-                name: name.clone(),
-                partitions: self.topics.partitions,
-                replication_factor: self.topics.replication_factor,
-            })
-            .collect()
+        [
+            &topics.sales,
+            &topics.sales_dlq,
+            &topics.models,
+            &topics.predictions,
+        ]
+        .into_iter()
+        .map(|name| TopicSpec {
+            name: name.clone(),
+            partitions: self.topics.partitions,
+            replication_factor: self.topics.replication_factor,
+        })
+        .collect()
     }
 }
 

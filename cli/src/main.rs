@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, TopicsCommand};
+use crate::args::{BenchCommand, Cli, Command, TopicsCommand};
 use crate::config::Settings;
 
 fn main() -> ExitCode {
@@ -38,6 +38,9 @@ fn main() -> ExitCode {
             Command::Generate(args) => commands::generate::run(&args).await,
             Command::Simulate(args) => commands::simulate::run(&loaded.settings, &args).await,
             Command::Archive(args) => commands::archive::run(&loaded.settings, &args).await,
+            Command::Bench(BenchCommand::Ingest(args)) => {
+                commands::bench::ingest(&loaded.settings, &args).await
+            }
         }
     });
     match result {

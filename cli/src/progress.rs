@@ -61,7 +61,13 @@ impl Progress {
                 };
                 if last.elapsed() >= Duration::from_secs(5) {
                     *last = Instant::now();
-                    tracing::info!(stage = self.label, done = position, total = self.total, note, "progress");
+                    tracing::info!(
+                        stage = self.label,
+                        done = position,
+                        total = self.total,
+                        note,
+                        "progress"
+                    );
                 }
             }
         }

@@ -71,7 +71,10 @@ pub struct SalesSink {
 }
 
 impl SalesSink {
-    pub async fn open(options: &ArchiveOptions, kafka: &KafkaOptions) -> Result<Self, ArchiveError> {
+    pub async fn open(
+        options: &ArchiveOptions,
+        kafka: &KafkaOptions,
+    ) -> Result<Self, ArchiveError> {
         let root = LakeRoot::parse(&options.lake_root)?;
         let table = tables::open_or_create(&root, &tables::sales()).await?;
         Ok(Self {
@@ -100,7 +103,9 @@ impl ExactlyOnceSink for SalesSink {
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         let payload = record.payload.unwrap_or_default();
         match SalesRecord::from_json(payload) {
-            Ok(parsed) => self.rows.push(&parsed.record, record.partition, record.offset),
+            Ok(parsed) => self
+                .rows
+                .push(&parsed.record, record.partition, record.offset),
             Err(err) => {
                 self.rejected += 1;
                 let sent = dlq::send_reject(
@@ -109,7 +114,10 @@ impl ExactlyOnceSink for SalesSink {
                     payload,
                     &err,
                     &self.source,
-                    &[(dlq::PARTITION, i64::from(record.partition)), (dlq::OFFSET, record.offset)],
+                    &[
+                        (dlq::PARTITION, i64::from(record.partition)),
+                        (dlq::OFFSET, record.offset),
+                    ],
                 );
                 if let Err(err) = sent {
                     // Counted as unacknowledged at the next flush, which then fails.
@@ -119,12 +127,18 @@ impl ExactlyOnceSink for SalesSink {
         }
     }
 
-    async fn flush(&mut self, topic: &str, ranges: &[OffsetRange]) -> Result<FlushOutcome, ArchiveError> {
+    async fn flush(
+        &mut self,
+        topic: &str,
+        ranges: &[OffsetRange],
+    ) -> Result<FlushOutcome, ArchiveError> {
         // A rejected record must be safe on the dead-letter topic before the offset
         // that moves past it is stored.
         let report = self.dlq.settle(Duration::from_secs(30));
         if !report.is_complete() {
-            return Err(ArchiveError::DlqUndelivered(report.failed + report.unacknowledged));
+            return Err(ArchiveError::DlqUndelivered(
+                report.failed + report.unacknowledged,
+            ));
         }
         let rows = self.rows.len() as u64;
         let batch = self.rows.finish();
@@ -157,6 +171,8 @@ pub struct ArchiveSummary {
     pub stats: LoopStats,
     pub committed: u64,
     pub rejected: u64,
+    /// The `sales` table as this archiver last saw it.
+    pub table: Option<herd_lake::TableStats>,
 }
 
 /// Runs the archive until `cancel` fires, then flushes and returns.
@@ -177,14 +193,15 @@ pub async fn run_archive(
         &mut sink,
         cancel,
     )
-        .await
-        .map_err(|err| match err {
-            LoopError::Bus(err) => ArchiveError::Bus(err),
-            LoopError::Sink(err) => err,
-        })?;
+    .await
+    .map_err(|err| match err {
+        LoopError::Bus(err) => ArchiveError::Bus(err),
+        LoopError::Sink(err) => err,
+    })?;
     Ok(ArchiveSummary {
         stats,
         committed: sink.committed,
         rejected: sink.rejected,
+        table: herd_lake::table_stats(sink.appender.table()).ok(),
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod dlq;
+pub mod format;
 pub mod generate;
 pub mod publish;
 pub mod read;

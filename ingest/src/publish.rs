@@ -120,7 +120,10 @@ pub fn publish(
                 }
                 Err(err) => {
                     summary.rejected += 1;
-                    *summary.rejects_by_kind.entry(err.kind().to_owned()).or_default() += 1;
+                    *summary
+                        .rejects_by_kind
+                        .entry(err.kind().to_owned())
+                        .or_default() += 1;
                     let position = match row.location {
                         Location::Line(n) => (dlq::LINE, n as i64),
                         Location::Row(n) => (dlq::ROW, n as i64),

@@ -51,19 +51,22 @@ pub fn simulate(
     let mut summary = SimulateSummary::default();
     let mut key = String::with_capacity(32);
     let mut payload = Vec::with_capacity(160);
-    let mut publish_day = |day: u32, producer: &mut BulkProducer| -> Result<u64, herd_bus::BusError> {
-        let mut records = 0;
-        for model in &models {
-            let Some(record) = model.day(day) else { continue };
-            key.clear();
-            let _ = write!(key, "{}/{}", record.store_id, record.item_id);
-            payload.clear();
-            let _ = serde_json::to_writer(&mut payload, &record);
-            producer.send(&options.topic, Some(key.as_bytes()), &payload, &[])?;
-            records += 1;
-        }
-        Ok(records)
-    };
+    let mut publish_day =
+        |day: u32, producer: &mut BulkProducer| -> Result<u64, herd_bus::BusError> {
+            let mut records = 0;
+            for model in &models {
+                let Some(record) = model.day(day) else {
+                    continue;
+                };
+                key.clear();
+                let _ = write!(key, "{}/{}", record.store_id, record.item_id);
+                payload.clear();
+                let _ = serde_json::to_writer(&mut payload, &record);
+                producer.send(&options.topic, Some(key.as_bytes()), &payload, &[])?;
+                records += 1;
+            }
+            Ok(records)
+        };
 
     for day in 0..options.history_days {
         if stop.load(Ordering::Relaxed) {

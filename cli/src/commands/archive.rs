@@ -21,7 +21,6 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
             max_latency: Duration::from_millis(args.flush_latency_ms),
         },
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
-        ..ArchiveOptions::default()
     };
     let cancel = CancellationToken::new();
     let stopper = cancel.clone();

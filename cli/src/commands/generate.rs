@@ -10,7 +10,8 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let path = args.output.clone();
     let progress = Progress::new("generate", Some(spec.slots()));
     let summary = tokio::task::spawn_blocking(move || {
-        let result = herd_ingest::generate::write_file(&spec, &path, None, &|rows| progress.set(rows, ""));
+        let result =
+            herd_ingest::generate::write_file(&spec, &path, None, &|rows| progress.set(rows, ""));
         progress.finish();
         result
     })

@@ -13,7 +13,8 @@ use crate::progress::Progress;
 pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
     let format = match &args.format {
         Some(name) => Some(
-            Format::parse(name).with_context(|| format!("unknown format `{name}`; use csv, parquet or jsonl"))?,
+            Format::parse(name)
+                .with_context(|| format!("unknown format `{name}`; use csv, parquet or jsonl"))?,
         ),
         None => None,
     };
@@ -36,7 +37,10 @@ pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
     let progress = Progress::new("ingest", None);
     let outcome = tokio::task::spawn_blocking(move || {
         let result = publish(&sources, producer, &options, &|s: &IngestSummary| {
-            progress.set(s.read, &format!("accepted {} rejected {}", s.accepted, s.rejected));
+            progress.set(
+                s.read,
+                &format!("accepted {} rejected {}", s.accepted, s.rejected),
+            );
         });
         progress.finish();
         result
@@ -60,7 +64,10 @@ pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
             summary.failed + summary.unacknowledged,
             summary.failed,
             summary.unacknowledged,
-            summary.first_delivery_error.as_deref().unwrap_or("no acknowledgement in time")
+            summary
+                .first_delivery_error
+                .as_deref()
+                .unwrap_or("no acknowledgement in time")
         );
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! One module per `herd` command.
 
 pub mod archive;
+pub mod bench;
 pub mod doctor;
 pub mod generate;
 pub mod ingest;

@@ -29,12 +29,17 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
         crate::shutdown::signal().await;
         stopper.store(true, Ordering::Relaxed);
     });
-    let total = args.live_days.map(|live| u64::from(args.history_days + live));
+    let total = args
+        .live_days
+        .map(|live| u64::from(args.history_days + live));
     let progress = Progress::new("simulate", total);
     let (summary, _) = tokio::task::spawn_blocking(move || {
         let result = simulate(&options, producer, &stop, &|s: &SimulateSummary| {
             let day = s.last_day.map_or(0, |d| u64::from(d) + 1);
-            progress.set(day, &format!("{} records", s.history_records + s.live_records));
+            progress.set(
+                day,
+                &format!("{} records", s.history_records + s.live_records),
+            );
         });
         progress.finish();
         result
@@ -52,7 +57,10 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
         summary.seconds
     );
     if summary.failed + summary.unacknowledged > 0 {
-        bail!("{} records were not delivered", summary.failed + summary.unacknowledged);
+        bail!(
+            "{} records were not delivered",
+            summary.failed + summary.unacknowledged
+        );
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! Files list rows day by day, and within a day series by series (store, then
 //! item), the order a daily feed delivers them in.
 
+mod draw;
 mod encode;
 mod series;
 mod spec;

@@ -1,6 +1,7 @@
 //! One synthetic series: parameters drawn once from (seed, series index), and its
 //! value on any day as a pure function of (seed, series index, day index), so a
-//! file writer, a stream simulator and a thread pool all see the same numbers.
+//! file writer, a stream simulator and a thread pool all see the same numbers
+//! (bit for bit on one platform: `exp`, `sin` and `powf` come from its libm).
 
 use std::f64::consts::TAU;
 
@@ -10,6 +11,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Poisson, StandardNormal};
 
+use super::draw::{Stream, mix, splitmix, unit, within};
 use super::spec::GeneratorSpec;
 
 /// Median daily units of a regular series. With a log-scale spread of 0.9, a bit
@@ -41,39 +43,6 @@ const TREND_SD_PER_YEAR: f64 = 0.08;
 const TREND_BOUNDS: (f64, f64) = (0.25, 4.0);
 const YEARLY_MAX_AMPLITUDE: f64 = 0.3;
 const DAYS_PER_YEAR: f64 = 365.2425;
-
-/// Which independent random stream a hash feeds.
-#[derive(Clone, Copy)]
-enum Stream {
-    Series = 1,
-    Item,
-    Promo,
-    Price,
-    Noise,
-}
-
-/// A 64-bit hash of (seed, stream, a, b) built from SplitMix64's finalizer.
-fn mix(seed: u64, stream: Stream, a: u32, b: u32) -> u64 {
-    let stream = (stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let key = (u64::from(a) << 32) | u64::from(b);
-    splitmix(splitmix(splitmix(seed) ^ stream) ^ key)
-}
-
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A hash as a uniform number in [0, 1).
-fn unit(hash: u64) -> f64 {
-    (hash >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
-}
-
-fn within((low, high): (f64, f64), u: f64) -> f64 {
-    low + (high - low) * u
-}
 
 /// What every series shares about one day: its index, date and place in the
 /// week and the year.

@@ -6,6 +6,8 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::num::NonZero;
 use std::path::Path;
+
+pub use crate::format::Format;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
@@ -28,41 +30,6 @@ const QUEUE_DEPTH: usize = 2;
 const MAX_WORKERS: usize = 8;
 /// Parquet's usual row group size; the writer holds at most one group in memory.
 const ROW_GROUP_ROWS: usize = 1 << 20;
-
-/// A file format for generated sales.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Comma-separated with a header row; promo as 0/1.
-    Csv,
-    /// SNAPPY-compressed, dictionary-encoded; ids Utf8, date Date32.
-    Parquet,
-    /// One JSON object per line; promo as true/false.
-    JsonLines,
-}
-
-impl Format {
-    /// The format named by `path`'s extension: `.csv`, `.parquet`, or `.jsonl`,
-    /// `.ndjson` or `.json` for JSON lines (case-insensitive).
-    pub fn from_path(path: &Path) -> Result<Format, GenerateError> {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        match extension.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Format::Csv),
-            "parquet" => Ok(Format::Parquet),
-            "jsonl" | "ndjson" | "json" => Ok(Format::JsonLines),
-            _ => Err(GenerateError::UnknownFormat {
-                path: path.to_owned(),
-            }),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-            Format::JsonLines => "jsonl",
-        }
-    }
-}
 
 /// What a write produced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,7 +56,9 @@ pub fn write_file(
     spec.validate()?;
     let format = match format {
         Some(format) => format,
-        None => Format::from_path(path)?,
+        None => Format::from_path(path).ok_or_else(|| GenerateError::UnknownFormat {
+            path: path.to_owned(),
+        })?,
     };
     let started = Instant::now();
     let file = File::create(path).map_err(|source| GenerateError::Create {

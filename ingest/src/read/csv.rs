@@ -116,7 +116,9 @@ fn parse(record: &ByteRecord, columns: &Columns) -> Result<herd_schemas::SalesRe
 
 /// The row as one CSV line, quoted where needed, for the dead-letter topic.
 fn encode(record: &ByteRecord, out: &mut Vec<u8>) {
-    let mut writer = WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut *out);
+    let mut writer = WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(&mut *out);
     let _ = writer.write_byte_record(record);
     let _ = writer.flush();
     drop(writer);

@@ -10,39 +10,11 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use herd_schemas::{RecordError, SalesRecord};
 
-/// The file formats Herd reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Parquet,
-    JsonLines,
-}
-
-impl Format {
-    /// The format a file name implies: `.csv`, `.parquet`/`.pq`, `.jsonl`/`.ndjson`/`.json`.
-    pub fn from_path(path: &Path) -> Option<Format> {
-        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-        match extension.as_str() {
-            "csv" => Some(Format::Csv),
-            "parquet" | "pq" => Some(Format::Parquet),
-            "jsonl" | "ndjson" | "json" => Some(Format::JsonLines),
-            _ => None,
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Format> {
-        match name.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "parquet" => Some(Format::Parquet),
-            "jsonl" | "ndjson" | "json" => Some(Format::JsonLines),
-            _ => None,
-        }
-    }
-}
+pub use crate::format::Format;
 
 /// Where records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +38,11 @@ impl Source {
     pub fn format(&self, format: Option<Format>) -> Result<Format, ReadError> {
         match (format, self) {
             (Some(format), _) => Ok(format),
-            (None, Source::File(path)) => Format::from_path(path).ok_or_else(|| ReadError::UnknownFormat {
-                source_name: self.to_string(),
-            }),
+            (None, Source::File(path)) => {
+                Format::from_path(path).ok_or_else(|| ReadError::UnknownFormat {
+                    source_name: self.to_string(),
+                })
+            }
             (None, Source::Stdin) => Err(ReadError::UnknownFormat {
                 source_name: self.to_string(),
             }),
@@ -79,7 +53,9 @@ impl Source {
         match self {
             Source::Stdin => Ok(Box::new(std::io::stdin())),
             Source::File(path) => File::open(path)
-                .map(|file| Box::new(BufReader::with_capacity(1 << 20, file)) as Box<dyn Read + Send>)
+                .map(|file| {
+                    Box::new(BufReader::with_capacity(1 << 20, file)) as Box<dyn Read + Send>
+                })
                 .map_err(|err| self.io_error(err)),
         }
     }

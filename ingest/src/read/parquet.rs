@@ -129,9 +129,11 @@ fn read<R: ChunkReader + 'static>(
 /// and temporal types become plain strings (dates as `YYYY-MM-DD`).
 fn normalize(array: &ArrayRef) -> Result<ArrayRef, herd_lake::arrow::error::ArrowError> {
     match array.data_type() {
-        DataType::Dictionary(_, _) | DataType::LargeUtf8 | DataType::Utf8View | DataType::Date32 | DataType::Date64 => {
-            cast(array, &DataType::Utf8)
-        }
+        DataType::Dictionary(_, _)
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Date32
+        | DataType::Date64 => cast(array, &DataType::Utf8),
         DataType::Timestamp(_, _) => cast(&cast(array, &DataType::Date32)?, &DataType::Utf8),
         _ => Ok(Arc::clone(array)),
     }
@@ -154,14 +156,20 @@ fn value(array: &ArrayRef, i: usize) -> FieldValue<'_> {
             .map_or(FieldValue::Nested, |a| FieldValue::Float(a.value(i))),
         DataType::Float32 => any
             .downcast_ref::<Float32Array>()
-            .map_or(FieldValue::Nested, |a| FieldValue::Float(f64::from(a.value(i)))),
+            .map_or(FieldValue::Nested, |a| {
+                FieldValue::Float(f64::from(a.value(i)))
+            }),
         DataType::Int8 => FieldValue::Int(i64::from(array.as_primitive::<Int8Type>().value(i))),
         DataType::Int16 => FieldValue::Int(i64::from(array.as_primitive::<Int16Type>().value(i))),
         DataType::Int32 => FieldValue::Int(i64::from(array.as_primitive::<Int32Type>().value(i))),
         DataType::Int64 => FieldValue::Int(array.as_primitive::<Int64Type>().value(i)),
         DataType::UInt8 => FieldValue::UInt(u64::from(array.as_primitive::<UInt8Type>().value(i))),
-        DataType::UInt16 => FieldValue::UInt(u64::from(array.as_primitive::<UInt16Type>().value(i))),
-        DataType::UInt32 => FieldValue::UInt(u64::from(array.as_primitive::<UInt32Type>().value(i))),
+        DataType::UInt16 => {
+            FieldValue::UInt(u64::from(array.as_primitive::<UInt16Type>().value(i)))
+        }
+        DataType::UInt32 => {
+            FieldValue::UInt(u64::from(array.as_primitive::<UInt32Type>().value(i)))
+        }
         DataType::UInt64 => FieldValue::UInt(array.as_primitive::<UInt64Type>().value(i)),
         _ => FieldValue::Nested,
     }
