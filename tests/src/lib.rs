@@ -3,6 +3,17 @@
 //!
 //! The broker is started by `scripts/test.sh` (or named by `HERD_BOOTSTRAP_SERVERS`);
 //! these tests never stand in a mock for it.
+//!
+//! Modules: [`env`] gives a test its own topics and lake, [`topic`] reads a topic
+//! back, [`lake`] and [`parquet`] read the Delta `sales` table, [`python`] reads it
+//! with Python's `deltalake`, and [`process`] runs services in the background.
+
+pub mod env;
+pub mod lake;
+pub mod parquet;
+pub mod process;
+pub mod python;
+pub mod topic;
 
 use std::path::PathBuf;
 use std::process::Command;

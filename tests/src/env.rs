@@ -1,0 +1,101 @@
+//! One test's own world: its four topics, its lake directory and a scratch directory,
+//! handed to every `herd` command it runs through `HERD_*` variables, so that tests
+//! running side by side never see each other's records or tables.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// The topics, lake root and scratch directory of one test.
+pub struct Env {
+    pub sales: String,
+    pub dlq: String,
+    pub models: String,
+    pub predictions: String,
+    pub partitions: u32,
+    dir: TempDir,
+}
+
+impl Env {
+    /// Unique topic names under `herd-test.<name>.…` with `partitions` partitions
+    /// each (created by [`Env::create_topics`]) and a fresh temp directory.
+    pub fn new(name: &str, partitions: u32) -> Env {
+        let base = crate::unique(name);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("herd-test-{name}-"))
+            .tempdir()
+            .expect("a temp directory");
+        Env {
+            sales: format!("{base}.sales"),
+            dlq: format!("{base}.sales.dlq"),
+            models: format!("{base}.models"),
+            predictions: format!("{base}.predictions"),
+            partitions,
+            dir,
+        }
+    }
+
+    /// The scratch directory; `herd` commands run here, so relative file names
+    /// given to them resolve in it.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A file in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The lake root every command of this test writes to.
+    pub fn lake_root(&self) -> PathBuf {
+        self.dir.path().join("lake")
+    }
+
+    /// The `sales` table's directory.
+    pub fn sales_table(&self) -> PathBuf {
+        self.lake_root().join("sales")
+    }
+
+    /// `herd` configured for this test's topics and lake.
+    pub fn herd(&self) -> Command {
+        let mut command = crate::herd();
+        command
+            .current_dir(self.dir())
+            .env("HERD_TOPICS__SALES", &self.sales)
+            .env("HERD_TOPICS__SALES_DLQ", &self.dlq)
+            .env("HERD_TOPICS__MODELS", &self.models)
+            .env("HERD_TOPICS__PREDICTIONS", &self.predictions)
+            .env("HERD_TOPICS__PARTITIONS", self.partitions.to_string())
+            .env("HERD_LAKE_ROOT", self.lake_root())
+            // A consumer that is SIGKILLed leaves its group once its session times
+            // out; the broker's minimum (6 s) instead of librdkafka's 45 s lets a
+            // restarted or surviving archiver take its partitions over within a
+            // test. The values are quoted because the configuration reads a bare
+            // number as an integer and librdkafka properties are strings.
+            .env("HERD_KAFKA__SESSION_TIMEOUT_MS", "\"6000\"")
+            .env("HERD_KAFKA__HEARTBEAT_INTERVAL_MS", "\"1000\"");
+        command
+    }
+
+    /// Creates this test's topics with `herd topics create`.
+    pub fn create_topics(&self) {
+        let output = self
+            .herd()
+            .args(["topics", "create"])
+            .output()
+            .expect("herd runs");
+        assert!(
+            output.status.success(),
+            "herd topics create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for topic in [&self.sales, &self.dlq, &self.models, &self.predictions] {
+            assert!(
+                stdout.contains(&format!("created    {topic} ")),
+                "{topic} was not created:\n{stdout}"
+            );
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `herd` services run in the background of a test: started, watched through their
+//! logs, SIGKILLed at chosen moments, and never left running after the test.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A running `herd` command whose stdout and stderr go to files in the test's
+/// directory (a pipe nobody reads could fill up and stall it).
+pub struct Background {
+    name: String,
+    child: Option<Child>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Background {
+    /// Starts `command`, logging to `<dir>/<name>.stdout` and `<dir>/<name>.stderr`.
+    pub fn spawn(mut command: Command, dir: &Path, name: &str) -> Background {
+        let stdout = dir.join(format!("{name}.stdout"));
+        let stderr = dir.join(format!("{name}.stderr"));
+        let create = |path: &Path| File::create(path).expect("a log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(create(&stdout))
+            .stderr(create(&stderr))
+            .spawn()
+            .unwrap_or_else(|err| panic!("{name} does not start: {err}"));
+        Background {
+            name: name.to_owned(),
+            child: Some(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until the process has written `needle` to stderr; fails the test if it
+    /// exits first or `timeout` passes.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) {
+        let started = Instant::now();
+        while !self.stderr().contains(needle) {
+            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
+                panic!(
+                    "{} exited ({status}) before logging {needle:?}:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{} did not log {needle:?} within {timeout:?}:\n{}",
+                self.name,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child_mut().try_wait().expect("try_wait").is_none()
+    }
+
+    /// SIGKILLs the process (no chance to flush or clean up) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for the process to exit by itself; kills it and fails the test after
+    /// `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            if started.elapsed() >= timeout {
+                self.kill();
+                panic!(
+                    "{} did not exit within {timeout:?}:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the process to exit by itself and fails the test unless it
+    /// succeeded; returns its stdout.
+    pub fn wait_success(&mut self, timeout: Duration) -> String {
+        let status = self.wait(timeout);
+        assert!(
+            status.success(),
+            "{} failed ({status}):\n{}",
+            self.name,
+            self.stderr()
+        );
+        self.stdout()
+    }
+
+    fn child_mut(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .unwrap_or_else(|| panic!("{} is not running", self.name))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Pseudo-random pauses for crash tests: seeded from `HERD_TEST_SEED` when set,
+/// else from the clock, and the seed is printed so that a failing run can be
+/// repeated (`HERD_TEST_SEED=<seed> cargo test …`).
+pub struct Jitter {
+    state: u64,
+}
+
+impl Jitter {
+    pub fn from_env(test: &str) -> Jitter {
+        let seed = std::env::var("HERD_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or_default()
+            });
+        eprintln!("{test}: HERD_TEST_SEED={seed}");
+        Jitter { state: seed }
+    }
+
+    /// A duration in `[low, high)`, to the millisecond.
+    pub fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = (high - low).as_millis().max(1) as u64;
+        low + Duration::from_millis(self.next() % span)
+    }
+
+    // SplitMix64: tiny, and good enough to spread kill moments.
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
