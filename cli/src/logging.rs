@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Libraries whose info-level logs describe their own internals, not Herd's work.
-const QUIET: &str = "buoyant_kernel=warn,delta_kernel=warn,deltalake_core=warn,deltalake=warn";
+const QUIET: &str = "buoyant_kernel=off,delta_kernel=warn,deltalake_core=warn,deltalake=warn";
 
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over `level`.
 pub fn init(format: LogFormat, level: &str) {
