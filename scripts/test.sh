@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Herd's tests against a real Kafka broker.
 #
-# Starts the local broker (scripts/kafka.sh) unless one is already running or
+# Installs Python's deltalake into a cache venv (the tests read Herd's Delta tables
+# with it too), starts the local broker (scripts/kafka.sh) unless one is running or
 # HERD_BOOTSTRAP_SERVERS names one, runs `cargo test --workspace` (extra arguments
 # are passed to cargo test), and stops the broker again if this script started it.
 set -euo pipefail
@@ -9,6 +10,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}
+
+# Python's deltalake reads Herd's tables in the tests, as an independent reader.
+venv=${HERD_CACHE:-$HOME/.cache/herd}/venv
+if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
+  echo "test: installing Python's deltalake into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet deltalake==1.6.6 pyarrow
+fi
+export HERD_PYTHON=${HERD_PYTHON:-$venv/bin/python}
 
 started=""
 stop_broker() {
