@@ -21,6 +21,13 @@ pub enum BusError {
     /// A record was not acknowledged by the broker.
     #[error("delivery to {topic} failed: {reason}")]
     Delivery { topic: String, reason: KafkaError },
+    /// Records the broker did not acknowledge.
+    #[error("{count} records to {topic} were not delivered: {reason}")]
+    Undelivered {
+        topic: String,
+        count: u64,
+        reason: String,
+    },
     /// A client setting that librdkafka rejected, or another client error.
     #[error(transparent)]
     Kafka(#[from] KafkaError),

@@ -1,5 +1,5 @@
-//! Herd's side of Kafka: one client configuration, topic setup, a keyed producer, a
-//! broker probe and a keyed round trip that proves the path works.
+//! Herd's side of Kafka: one client configuration, topic setup, a bulk keyed producer,
+//! a broker probe and a keyed round trip that proves the path works.
 //!
 //! Nothing here knows about Delta tables; Kafka and the lake meet only in the services
 //! that compose them.
@@ -9,7 +9,6 @@ mod bulk;
 mod config;
 mod error;
 mod exactly_once;
-mod producer;
 mod roundtrip;
 
 pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, probe};
@@ -20,7 +19,6 @@ pub use exactly_once::{
     ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats,
     OffsetRange, run_exactly_once,
 };
-pub use producer::{Delivered, KeyedProducer};
 pub use roundtrip::{RoundTripReport, round_trip};
 
 /// The version of the bundled librdkafka, e.g. `2.12.1`.

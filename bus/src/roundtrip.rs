@@ -9,7 +9,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use serde::{Deserialize, Serialize};
 
-use crate::{BusError, KafkaOptions, KeyedProducer};
+use crate::{BulkProducer, BusError, KafkaOptions};
 
 /// What the round trip saw.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -66,9 +66,8 @@ pub async fn round_trip(
         .create()?;
     consumer.subscribe(&[topic])?;
 
-    let producer = KeyedProducer::new(options)?;
+    let mut producer = BulkProducer::new(options)?;
     let started = Instant::now();
-    let mut pending = Vec::with_capacity(records);
     let mut next_seq = vec![0usize; keys.max(1)];
     for i in 0..records {
         let k = i % next_seq.len();
@@ -80,13 +79,18 @@ pub async fn round_trip(
         };
         next_seq[k] += 1;
         let payload = serde_json::to_vec(&probe).unwrap_or_default();
-        pending.push(producer.enqueue(topic, Some(&key), &payload, &[]).await?);
-    }
-    for (done, delivery) in pending.into_iter().enumerate() {
-        delivery.await?;
-        if done.is_multiple_of(1000) {
-            progress(done);
+        producer.send(topic, Some(key.as_bytes()), &payload, &[])?;
+        if i.is_multiple_of(1000) {
+            progress(producer.delivered() as usize);
         }
+    }
+    let delivery = producer.finish(timeout);
+    if !delivery.is_complete() {
+        return Err(BusError::Undelivered {
+            topic: topic.to_owned(),
+            count: delivery.failed + delivery.unacknowledged,
+            reason: delivery.first_error.unwrap_or_else(|| "no acknowledgement in time".into()),
+        });
     }
     progress(records);
     let produce_seconds = started.elapsed().as_secs_f64();
