@@ -89,7 +89,9 @@ pub async fn round_trip(
         return Err(BusError::Undelivered {
             topic: topic.to_owned(),
             count: delivery.failed + delivery.unacknowledged,
-            reason: delivery.first_error.unwrap_or_else(|| "no acknowledgement in time".into()),
+            reason: delivery
+                .first_error
+                .unwrap_or_else(|| "no acknowledgement in time".into()),
         });
     }
     progress(records);
