@@ -22,6 +22,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
     /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
+    /// Numbers and booleans are accepted and passed on as text.
+    #[serde(deserialize_with = "property_values")]
     pub kafka: BTreeMap<String, String>,
 }
 
@@ -232,6 +234,34 @@ fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
         invalid(key, err.inner())
     })?;
     toml::from_str(text).map_err(|err| invalid("-".into(), &err))
+}
+
+/// librdkafka takes every property as text; TOML and the environment may give a
+/// number or a boolean (`session.timeout.ms = 6000`, `HERD_KAFKA__..._MS=6000`).
+fn property_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+        Flag(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(map
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Scalar::Text(text) => text,
+                Scalar::Integer(n) => n.to_string(),
+                Scalar::Float(x) => x.to_string(),
+                Scalar::Flag(b) => b.to_string(),
+            };
+            (key, text)
+        })
+        .collect())
 }
 
 fn one_line(message: &str) -> String {

@@ -182,3 +182,32 @@ fn doctor_fails_when_the_lake_root_is_not_a_directory() {
     assert!(!output.status.success());
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
+
+#[test]
+fn kafka_properties_may_be_numbers() {
+    let mut file = tempfile();
+    writeln!(
+        file.1,
+        "[kafka]\n\"socket.timeout.ms\" = 30000\n\"api.version.request\" = true"
+    )
+    .expect("written");
+    let output = herd()
+        .args(["--config", &file.0, "doctor"])
+        .env("HERD_KAFKA__SESSION_TIMEOUT_MS", "6000")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("\"socket.timeout.ms\" = \"30000\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"session.timeout.ms\" = \"6000\""),
+        "{stdout}"
+    );
+}
