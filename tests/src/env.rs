@@ -99,3 +99,14 @@ impl Env {
         }
     }
 }
+
+impl Drop for Env {
+    /// A failed test keeps its directory (logs, files, lake) for a look afterwards;
+    /// with `HERD_TEST_KEEP` set, every test does.
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("HERD_TEST_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {} for inspection", self.dir.path().display());
+        }
+    }
+}

@@ -67,11 +67,12 @@ impl SalesTable {
         let files: Vec<PathBuf> = table
             .get_file_uris()
             .expect("a loaded table")
-            .map(|uri| {
-                url::Url::parse(&uri)
-                    .ok()
-                    .and_then(|url| url.to_file_path().ok())
-                    .unwrap_or_else(|| panic!("{uri} is not a local file"))
+            .map(|uri| match url::Url::parse(&uri) {
+                // Local tables list plain paths; URLs only if the root was one.
+                Ok(url) => url
+                    .to_file_path()
+                    .unwrap_or_else(|()| panic!("{uri} is not a local file")),
+                Err(_) => PathBuf::from(uri),
             })
             .collect();
         let rows = files.iter().flat_map(|file| read_file(file)).collect();
@@ -106,9 +107,17 @@ impl SalesTable {
             );
         }
         for mark in marks {
-            assert_eq!(mark.low, 0, "{topic}/{}: records were deleted", mark.partition);
+            assert_eq!(
+                mark.low, 0,
+                "{topic}/{}: records were deleted",
+                mark.partition
+            );
             let list = offsets.remove(&mark.partition).unwrap_or_default();
-            let duplicates: Vec<i64> = list.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+            let duplicates: Vec<i64> = list
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| w[0])
+                .collect();
             assert!(
                 duplicates.is_empty(),
                 "partition {}: {} offsets archived twice, first {:?}",
@@ -176,14 +185,19 @@ fn read_file(path: &Path) -> Vec<SalesRow> {
         let offset = parquet::integers(&batch, "kafka_offset");
         for i in 0..batch.num_rows() {
             let row = SalesRow {
-                store_id: store_id[i].clone().unwrap_or_else(|| missing(path, i, "store_id")),
-                item_id: item_id[i].clone().unwrap_or_else(|| missing(path, i, "item_id")),
+                store_id: store_id[i]
+                    .clone()
+                    .unwrap_or_else(|| missing(path, i, "store_id")),
+                item_id: item_id[i]
+                    .clone()
+                    .unwrap_or_else(|| missing(path, i, "item_id")),
                 date: date[i].unwrap_or_else(|| missing(path, i, "date")),
                 sales: sales[i].unwrap_or_else(|| missing(path, i, "sales")),
                 price: price[i],
                 promo: promo[i],
                 year,
-                kafka_partition: partition[i].unwrap_or_else(|| missing(path, i, "kafka_partition")) as i32,
+                kafka_partition: partition[i].unwrap_or_else(|| missing(path, i, "kafka_partition"))
+                    as i32,
                 kafka_offset: offset[i].unwrap_or_else(|| missing(path, i, "kafka_offset")),
             };
             assert_eq!(
@@ -230,7 +244,10 @@ impl SalesTable {
                 row.price,
                 row.promo,
             );
-            assert_eq!(actual, expected, "the row at {position:?} differs from the record");
+            assert_eq!(
+                actual, expected,
+                "the row at {position:?} differs from the record"
+            );
             assert_eq!(
                 record.key_text(),
                 Some(format!("{}/{}", row.store_id, row.item_id)),

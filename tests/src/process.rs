@@ -162,3 +162,46 @@ impl Jitter {
         z ^ (z >> 31)
     }
 }
+
+/// What a finished command printed, and whether it succeeded.
+#[derive(Debug)]
+pub struct Ran {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Runs `command` to completion, with `stdin` (if any) piped in.
+    pub fn run(command: &mut Command, stdin: Option<&[u8]>) -> Ran {
+        use std::io::Write;
+        let mut child = command
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("a stdin pipe");
+            pipe.write_all(input).expect("stdin written");
+        }
+        let output = child.wait_with_output().expect("the command finishes");
+        Ran {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The lines of stderr that report the command's failure.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|line| line.starts_with("error:"))
+            .collect()
+    }
+}

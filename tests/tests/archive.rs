@@ -190,7 +190,8 @@ fn python_deltalake_reads_the_archived_table() {
         "--live-days",
         "0",
     ]);
-    let published = published(&Background::spawn(history, env.dir(), "simulate").wait_success(FINISH));
+    let published =
+        published(&Background::spawn(history, env.dir(), "simulate").wait_success(FINISH));
 
     // Small commits, so that the log is long enough for a checkpoint, and dates
     // across a new year, so that there are two `year` partitions.
