@@ -207,7 +207,8 @@ impl ExactlyOnceAppender {
         }
     }
 
-    async fn refresh(&mut self) -> Result<()> {
+    /// Reloads the table to its latest version.
+    pub async fn refresh(&mut self) -> Result<()> {
         let url = self.table.table_url().clone();
         self.table
             .update_incremental(None)

@@ -43,6 +43,10 @@ pub enum LakeError {
     #[error("gave up committing to {table} after {attempts} conflicting attempts")]
     CommitConflicts { table: String, attempts: u32 },
 
+    /// A data file of the table could not be read back.
+    #[error("cannot read {table}: {reason}")]
+    Read { table: String, reason: String },
+
     /// Any other failure reported by Delta Lake, with the operation and table it hit.
     #[error("{operation} {table}: {}", one_line(.cause))]
     Delta {

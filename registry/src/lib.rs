@@ -1,4 +1,19 @@
 //! The candidate and production model registries.
 //!
-//! Will hold model artifacts under a sanitized, hashed path per key and version, the
-//! lookup of models by their tags, the promotion rule, and the scorer's model cache.
+//! Candidates live in the Delta table `models`, one row per trained version with its
+//! metrics, lineage and tags; each version's artifact is a small object under the
+//! registry root at a sanitized, hashed path. Listing finds models by their tags.
+
+mod artifact;
+mod candidates;
+mod error;
+mod filter;
+mod table;
+
+pub use artifact::{ARTIFACTS_DIR, artifact_path};
+pub use candidates::{CandidateRegistry, NewModel};
+pub use error::{RegistryError, Result};
+pub use filter::ModelFilter;
+pub use table::{
+    HoldoutMetrics, MODELS_TABLE, ModelRow, ModelStatus, from_batch, models_table, to_batch,
+};

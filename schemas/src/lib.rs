@@ -3,6 +3,7 @@
 //! No I/O lives here; every other crate speaks these types.
 
 mod error;
+mod event;
 mod json;
 mod key;
 mod record;
@@ -10,6 +11,7 @@ pub mod topics;
 mod value;
 
 pub use error::{Field, RecordError, Rule};
+pub use event::{ModelEvent, ModelEventKind};
 pub use json::ParsedRecord;
 pub use key::{KeyError, MAX_ID_LEN, SeriesId, SeriesKey};
 pub use record::{RawRecord, SalesRecord};
