@@ -106,9 +106,122 @@ pub enum Command {
         herd archive --flush-records 100000 --flush-latency-ms 1000\n  \
         herd --lake-root s3://bucket/lake archive    # with the `s3` feature")]
     Archive(ArchiveArgs),
+    /// Train one model per series and register every model in the Delta table `models`
+    ///
+    /// With --once, every key of the lake's `sales` table is trained once and the
+    /// command exits (the nightly job). Without it, a consumer group on herd.sales
+    /// keeps a window of recent days per key (rebuilt from the lake on start and on
+    /// rebalance) and retrains a key when --min-new-days new days have arrived.
+    /// Each model is chosen among the candidates by a rolling-origin backtest and
+    /// announced on herd.models.
+    #[command(after_help = "Examples:\n  \
+        herd train --once\n  \
+        herd train --once --models ridge --folds 1 --features spark\n  \
+        herd train --once --tag team=fresh --run-id nightly-2024-06-01\n  \
+        herd train                         # continuous, follows herd.sales")]
+    Train(TrainArgs),
+    /// Inspect the candidate registry
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Benchmarks, printed as JSON lines
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Train every key of the lake once and exit
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Days of history kept per key [default: 730, or train.window_days]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window_days: Option<u32>,
+    /// Training threads; 0 uses every core [default: train.threads]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Name of this run, in every model's tags [default: train-<time>]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Extra tag for every model, NAME=VALUE (repeatable)
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    pub tags: Vec<String>,
+    /// Continuous mode: retrain a key after this many new days [default: 1]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_new_days: Option<u32>,
+    /// Continuous mode: consumer group [default: herd-trainer]
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Continuous mode: stop after this many seconds without a new record
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_exit: Option<u64>,
+}
+
+/// How each key's model is chosen; flags override `[train]` in herd.toml.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Candidates, comma-separated: seasonal_naive, ridge, ets, tsb [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub models: Option<Vec<String>>,
+    /// Rolling-origin backtest folds [default: 2]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=52))]
+    pub folds: Option<u32>,
+    /// Days forecast, and the length of each fold [default: 28]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub horizon: Option<u32>,
+    /// Ridge features: full, or spark (the Spark many-models recipe's) [default: full]
+    #[arg(long, value_name = "SET")]
+    pub features: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List registered models (each key's latest version), filtered by tags and status
+    #[command(after_help = "Examples:\n  \
+        herd models list --tag store_id=S0001\n  \
+        herd models list --status failed\n  \
+        herd models list --tag model_type=ets --format json")]
+    List(ModelsListArgs),
+    /// Show one model version: metrics, backtest, tags and lineage
+    #[command(after_help = "Examples:\n  \
+        herd models show S0001/I00001\n  \
+        herd models show S0001/I00001 --version 3")]
+    Show(ModelsShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// Only models with this tag, NAME=VALUE (repeatable; all must match)
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    pub tags: Vec<String>,
+    /// Only models with this status
+    #[arg(long, value_parser = ["candidate", "failed"])]
+    pub status: Option<String>,
+    /// Every version, not only each key's latest
+    #[arg(long)]
+    pub all_versions: bool,
+    /// Print at most this many models
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsShowArgs {
+    /// The series key, STORE_ID/ITEM_ID
+    pub key: String,
+    /// A version [default: the latest]
+    #[arg(long)]
+    pub version: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +236,42 @@ pub enum BenchCommand {
         herd bench ingest                     # the medium size: 10,000 series × 730 days\n  \
         herd bench ingest --size small --skip-archive")]
     Ingest(BenchIngestArgs),
+    /// Train one model per series of a generated data set, reading included, beside
+    /// statsforecast's AutoETS on a sample of the same series
+    ///
+    /// Prints series/s, rows/s, seconds per stage, peak RSS, window memory per key
+    /// and the accuracy of the selected models against seasonal naive.
+    #[command(after_help = "Examples:\n  \
+        herd bench train --size medium                                  # all candidates, 2 folds\n  \
+        herd bench train --size medium --models ridge --folds 1 --features spark\n  \
+        herd bench train --size small --statsforecast-sample 0          # skip the Python comparison")]
+    Train(BenchTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Train on this Parquet file instead of generating one
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<std::path::PathBuf>,
+    /// Where generated files go
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Days of history kept per key
+    #[arg(long, default_value_t = 730)]
+    pub window_days: usize,
+    /// Training threads; 0 uses every core
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Series given to statsforecast's AutoETS (0 skips it); needs Python with statsforecast
+    #[arg(long, default_value_t = 200)]
+    pub statsforecast_sample: usize,
+    /// Python interpreter for the comparison
+    #[arg(long, env = "HERD_PYTHON", default_value = "python3")]
+    pub python: String,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ pub struct Settings {
     pub lake_root: String,
     pub topics: TopicSettings,
     pub log: LogSettings,
+    pub train: TrainSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
     /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
     /// Numbers and booleans are accepted and passed on as text.
@@ -38,6 +39,51 @@ pub struct TopicSettings {
     pub sales_dlq: String,
     pub models: String,
     pub predictions: String,
+}
+
+/// How `herd train` trains: `[train]` in herd.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Consumer group of the continuous trainer.
+    pub group: String,
+    /// Days of history kept per key.
+    pub window_days: usize,
+    /// Days forecast, and the length of each backtest fold.
+    pub horizon: usize,
+    /// Rolling-origin backtest folds.
+    pub folds: usize,
+    /// Candidates: `seasonal_naive`, `ridge`, `ets`, `tsb`.
+    pub models: Vec<String>,
+    /// Ridge features: `full` or `spark` (the Spark many-models recipe's).
+    pub features: String,
+    /// Retrain a key once this many new days have arrived for it.
+    pub min_new_days: u32,
+    /// Training threads; 0 uses every core.
+    pub threads: usize,
+    /// Models per Delta commit of the candidate registry.
+    pub commit_every: usize,
+    /// Tags added to every registered model, e.g. `{ team = "fresh" }`.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            group: "herd-trainer".to_owned(),
+            window_days: 730,
+            horizon: 28,
+            folds: 2,
+            models: ["seasonal_naive", "ridge", "ets", "tsb"]
+                .map(str::to_owned)
+                .to_vec(),
+            features: "full".to_owned(),
+            min_new_days: 1,
+            threads: 0,
+            commit_every: 5000,
+            tags: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +110,7 @@ impl Default for Settings {
             lake_root: "./data/lake".to_owned(),
             topics: TopicSettings::default(),
             log: LogSettings::default(),
+            train: TrainSettings::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -97,7 +144,14 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 5] = ["bootstrap_servers", "lake_root", "topics", "log", "kafka"];
+const ENV_KEYS: [&str; 6] = [
+    "bootstrap_servers",
+    "lake_root",
+    "topics",
+    "log",
+    "train",
+    "kafka",
+];
 
 /// A configuration that could not be loaded, in one line a person can act on.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{BenchCommand, Cli, Command, TopicsCommand};
+use crate::args::{BenchCommand, Cli, Command, ModelsCommand, TopicsCommand};
 use crate::config::Settings;
 
 fn main() -> ExitCode {
@@ -38,8 +38,18 @@ fn main() -> ExitCode {
             Command::Generate(args) => commands::generate::run(&args).await,
             Command::Simulate(args) => commands::simulate::run(&loaded.settings, &args).await,
             Command::Archive(args) => commands::archive::run(&loaded.settings, &args).await,
+            Command::Train(args) => commands::train::run(&loaded.settings, &args).await,
+            Command::Models(ModelsCommand::List(args)) => {
+                commands::models::list(&loaded.settings, &args).await
+            }
+            Command::Models(ModelsCommand::Show(args)) => {
+                commands::models::show(&loaded.settings, &args).await
+            }
             Command::Bench(BenchCommand::Ingest(args)) => {
                 commands::bench::ingest(&loaded.settings, &args).await
+            }
+            Command::Bench(BenchCommand::Train(args)) => {
+                commands::bench_train::run(&loaded.settings, &args).await
             }
         }
     });

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     label: &'static str,
-    total: Option<u64>,
+    total: std::sync::atomic::AtomicU64,
     last_log: Mutex<Instant>,
 }
 
@@ -41,7 +41,7 @@ impl Progress {
         Self {
             bar,
             label,
-            total,
+            total: std::sync::atomic::AtomicU64::new(total.unwrap_or(u64::MAX)),
             last_log: Mutex::new(Instant::now()),
         }
     }
@@ -64,12 +64,26 @@ impl Progress {
                     tracing::info!(
                         stage = self.label,
                         done = position,
-                        total = self.total,
+                        total = self.total(),
                         note,
                         "progress"
                     );
                 }
             }
+        }
+    }
+
+    fn total(&self) -> Option<u64> {
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        (total != u64::MAX).then_some(total)
+    }
+
+    /// Sets the total once it is known (a bar made with a total only).
+    pub fn set_total(&self, total: u64) {
+        self.total
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
         }
     }
 

@@ -2,11 +2,14 @@
 
 pub mod archive;
 pub mod bench;
+pub mod bench_train;
 pub mod doctor;
 pub mod generate;
 pub mod ingest;
+pub mod models;
 pub mod simulate;
 pub mod topics;
+pub mod train;
 
 use std::time::Duration;
 

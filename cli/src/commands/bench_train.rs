@@ -1,0 +1,228 @@
+//! `herd bench train`: one model per series of a generated data set, reading
+//! included, then registration into a scratch lake, beside statsforecast's AutoETS
+//! on a sample of the same series. JSON lines on stdout.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use herd_ingest::generate::write_file;
+use herd_lake::LakeRoot;
+use herd_lake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
+use herd_schemas::SeriesKey;
+use herd_trainer::{DenseHistory, WindowLoader, Windows, fit_all, item_profiles, training_pool};
+use serde_json::json;
+
+use crate::args::BenchTrainArgs;
+use crate::commands::bench::peak_rss_mb;
+use crate::commands::train::{resolve_threads, run_settings};
+use crate::config::Settings;
+
+pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<()> {
+    let spec = args.spec.spec();
+    std::fs::create_dir_all(&args.work_dir)
+        .with_context(|| format!("creating {}", args.work_dir.display()))?;
+    let input = match &args.input {
+        Some(path) => path.clone(),
+        None => {
+            let path = args.work_dir.join(format!(
+                "train-{}x{}x{}-{}.parquet",
+                spec.stores, spec.items, spec.days, spec.seed
+            ));
+            if !path.exists() {
+                let (spec, target) = (spec, path.clone());
+                let started = Instant::now();
+                let summary =
+                    tokio::task::spawn_blocking(move || write_file(&spec, &target, None, &|_| {}))
+                        .await??;
+                emit(
+                    json!({"bench": "train", "stage": "generate", "rows": summary.rows,
+                    "series": summary.series, "seconds": secs(started)}),
+                );
+            }
+            path
+        }
+    };
+    let run = run_settings(&settings.train, &args.model, Some("bench".into()), &[])?;
+    let threads = resolve_threads(args.threads);
+    let config = json!({"models": run.model.candidates.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "folds": run.model.folds, "horizon": run.model.horizon,
+        "features": run.model.features.as_str(), "threads": threads, "window_days": args.window_days});
+
+    // Read and group: the clock starts before the file is opened.
+    let started = Instant::now();
+    let windows = Windows::new(args.window_days);
+    let (rows, keys) = read_windows(&input, &windows)?;
+    let histories: Vec<(SeriesKey, DenseHistory)> = windows
+        .map()
+        .iter()
+        .map(|e| (e.key().clone(), e.value().window.dense()))
+        .collect();
+    let read_seconds = secs(started);
+    let window_bytes = windows.memory_bytes() as f64 / keys.max(1) as f64;
+    drop(windows);
+
+    let train_started = Instant::now();
+    let pool = training_pool(threads)?;
+    let profiles = item_profiles(&histories, &run);
+    let models = fit_all(&pool, &histories, &profiles, &run, chrono::Utc::now());
+    let train_seconds = secs(train_started);
+    let total_seconds = secs(started);
+    emit(
+        json!({"bench": "train", "stage": "train", "config": config, "series": keys, "rows": rows,
+        "read_seconds": read_seconds, "train_seconds": train_seconds, "seconds": total_seconds,
+        "series_per_s": keys as f64 / total_seconds, "rows_per_s": rows as f64 / total_seconds,
+        "train_series_per_s": keys as f64 / train_seconds,
+        "window_bytes_per_key": window_bytes, "peak_rss_mb": peak_rss_mb()}),
+    );
+    emit(accuracy(&models));
+
+    // A year-long window, as the continuous trainer would keep for a million keys.
+    let year = Windows::new(365);
+    read_windows(&input, &year)?;
+    emit(
+        json!({"bench": "train", "stage": "window_memory", "window_days": 365,
+        "keys": year.counts().keys, "bytes_per_key": year.memory_bytes() as f64 / year.counts().keys.max(1) as f64}),
+    );
+    drop(year);
+
+    register(&args.work_dir, &models, settings.train.commit_every).await?;
+    if args.statsforecast_sample > 0 {
+        statsforecast(args, &input, &models, run.model.horizon)?;
+    }
+    Ok(())
+}
+
+fn read_windows(input: &Path, windows: &Windows) -> anyhow::Result<(u64, usize)> {
+    let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .with_context(|| format!("{} is not a Parquet file", input.display()))?;
+    let mut loader = WindowLoader::new(windows.capacity(), None);
+    for batch in reader {
+        let batch = batch.with_context(|| format!("reading {}", input.display()))?;
+        loader.add(&batch)?;
+    }
+    Ok(loader.finish(windows))
+}
+
+fn accuracy(models: &[NewModel]) -> serde_json::Value {
+    let full: Vec<_> = models
+        .iter()
+        .filter(|m| !m.row.cold_start)
+        .filter_map(|m| m.row.metrics)
+        .collect();
+    let n = full.len().max(1) as f64;
+    let mut by_type: HashMap<&str, usize> = HashMap::new();
+    for m in models {
+        *by_type
+            .entry(m.row.model_type.as_deref().unwrap_or("failed"))
+            .or_default() += 1;
+    }
+    json!({"bench": "train", "stage": "accuracy", "keys_full_history": full.len(),
+        "cold_start": models.iter().filter(|m| m.row.cold_start).count(),
+        "failed": models.iter().filter(|m| m.row.status == ModelStatus::Failed).count(),
+        "mean_accuracy": full.iter().map(|m| m.accuracy).sum::<f64>() / n,
+        "mean_baseline_accuracy": full.iter().map(|m| m.baseline_accuracy).sum::<f64>() / n,
+        "beat_baseline_share": full.iter().filter(|m| m.accuracy > m.baseline_accuracy).count() as f64 / n,
+        "accuracy_at_least_0_8_share": full.iter().filter(|m| m.accuracy >= 0.8).count() as f64 / n,
+        "models_by_type": by_type})
+}
+
+/// Registers every model into a scratch lake, `commit_every` per commit.
+async fn register(work: &Path, models: &[NewModel], commit_every: usize) -> anyhow::Result<()> {
+    let dir = work.join(format!("train-lake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let root = LakeRoot::parse(&dir.to_string_lossy())?;
+    let started = Instant::now();
+    let mut registry = CandidateRegistry::open(&root).await?;
+    let mut commits = 0;
+    for chunk in models.chunks(commit_every.max(1)) {
+        registry.register(chunk.to_vec()).await?;
+        commits += 1;
+    }
+    emit(
+        json!({"bench": "train", "stage": "register", "models": models.len(), "commits": commits,
+        "seconds": secs(started), "models_per_s": models.len() as f64 / secs(started)}),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Runs `scripts/bench_statsforecast.py` on an evenly spaced sample of full-history
+/// keys and prints its line and Herd's accuracy on the same keys.
+fn statsforecast(
+    args: &BenchTrainArgs,
+    input: &Path,
+    models: &[NewModel],
+    horizon: usize,
+) -> anyhow::Result<()> {
+    let full: Vec<&NewModel> = models
+        .iter()
+        .filter(|m| !m.row.cold_start && m.row.metrics.is_some())
+        .collect();
+    let step = (full.len() / args.statsforecast_sample.max(1)).max(1);
+    let sample: Vec<&NewModel> = full
+        .iter()
+        .step_by(step)
+        .take(args.statsforecast_sample)
+        .copied()
+        .collect();
+    let keys_file: PathBuf = args
+        .work_dir
+        .join(format!("statsforecast-keys-{}.txt", std::process::id()));
+    let keys: Vec<String> = sample.iter().map(|m| m.row.key.to_string()).collect();
+    std::fs::write(&keys_file, keys.join("\n") + "\n")?;
+    let script = std::env::var("HERD_STATSFORECAST_SCRIPT")
+        .unwrap_or_else(|_| "scripts/bench_statsforecast.py".into());
+    let output = Command::new(&args.python)
+        .arg(&script)
+        .arg("--input")
+        .arg(input)
+        .arg("--keys")
+        .arg(&keys_file)
+        .arg("--horizon")
+        .arg(horizon.to_string())
+        .output()
+        .with_context(|| format!("running {} {script}", args.python));
+    std::fs::remove_file(&keys_file).ok();
+    let output = output?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        emit(
+            json!({"bench": "train", "stage": "statsforecast", "skipped": true,
+            "reason": stderr.lines().last().unwrap_or("failed")}),
+        );
+        return Ok(());
+    }
+    let line = String::from_utf8_lossy(&output.stdout);
+    let theirs: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("statsforecast printed something other than JSON: {line}"))?;
+    let ours: f64 = sample
+        .iter()
+        .filter_map(|m| m.row.metrics)
+        .map(|m| m.accuracy)
+        .sum::<f64>()
+        / sample.len().max(1) as f64;
+    let mut summary = theirs.clone();
+    if let Some(object) = summary.as_object_mut() {
+        object.remove("accuracy_by_key");
+    }
+    emit(
+        json!({"bench": "train", "stage": "statsforecast", "series": sample.len(),
+        "herd_mean_accuracy": ours, "statsforecast": summary}),
+    );
+    Ok(())
+}
+
+fn emit(line: serde_json::Value) {
+    println!("{line}");
+}
+
+fn secs(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}

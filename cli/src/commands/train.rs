@@ -1,0 +1,151 @@
+//! `herd train`: one model per series, once from the lake or continuously from
+//! `herd.sales`, every model registered in the Delta table `models`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use herd_lake::LakeRoot;
+use herd_models::{FeatureSet, ModelKind, TrainOptions};
+use herd_registry::ModelFilter;
+use herd_trainer::{Announcer, OnceOptions, OnceSummary, RunSettings, train_once};
+
+use crate::args::{ModelArgs, TrainArgs};
+use crate::config::{Settings, TrainSettings};
+use crate::progress::Progress;
+
+/// How long to wait for the broker to acknowledge model events at the end.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
+    let run = run_settings(
+        &settings.train,
+        &args.model,
+        args.run_id.clone(),
+        &args.tags,
+    )?;
+    let root = LakeRoot::parse(&settings.lake_root)?;
+    let threads = resolve_threads(args.threads.unwrap_or(settings.train.threads));
+    let window_days = args
+        .window_days
+        .map_or(settings.train.window_days, |d| d as usize);
+    if !args.once {
+        bail!("continuous training is not available in this build yet; use `herd train --once`");
+    }
+    let options = OnceOptions {
+        run,
+        window_days,
+        commit_every: settings.train.commit_every.max(1),
+        threads,
+    };
+    let mut announcer = Announcer::new(&settings.kafka_options(), &settings.topics.models)?;
+    let progress = Progress::new("training", Some(0));
+    let summary = train_once(&root, &options, Some(&mut announcer), &|done, total| {
+        progress.set_total(total);
+        progress.set(done, "");
+    })
+    .await?;
+    progress.finish();
+    let announced = tokio::task::spawn_blocking(move || announcer.finish(ANNOUNCE_TIMEOUT))
+        .await
+        .context("announcing models")??;
+    print_summary(&summary, announced, &settings.topics.models);
+    Ok(())
+}
+
+fn print_summary(summary: &OnceSummary, announced: u64, topic: &str) {
+    let mut types: Vec<_> = summary.models_by_type.iter().collect();
+    types.sort();
+    let types: Vec<String> = types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    println!(
+        "trained {} keys (run {}): {} registered ({} cold start), {} failed, in {} commits; {} events on {topic}",
+        summary.keys,
+        summary.run_id,
+        summary.registered,
+        summary.cold_start,
+        summary.failed,
+        summary.commits,
+        announced,
+    );
+    println!("models: {}", types.join(", "));
+    println!(
+        "accuracy (keys with full history): mean {:.3} against seasonal naive {:.3}; {:.1}% beat naive, {:.1}% reach 0.80",
+        summary.mean_accuracy,
+        summary.mean_baseline_accuracy,
+        100.0 * summary.beat_baseline_share,
+        100.0 * summary.accuracy_at_least_0_8_share,
+    );
+    println!(
+        "read {} rows in {:.1} s, trained in {:.1} s, registered in {:.1} s",
+        summary.rows_read, summary.load_seconds, summary.train_seconds, summary.register_seconds
+    );
+}
+
+/// 0 means every core.
+pub fn resolve_threads(threads: usize) -> usize {
+    if threads > 0 {
+        threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// The model options from `[train]`, overridden by flags, checked.
+pub fn model_options(settings: &TrainSettings, args: &ModelArgs) -> anyhow::Result<TrainOptions> {
+    let names = args
+        .models
+        .clone()
+        .unwrap_or_else(|| settings.models.clone());
+    let mut candidates = Vec::new();
+    for name in &names {
+        let kind = ModelKind::parse(name.trim())
+            .filter(|k| ModelKind::CANDIDATES.contains(k))
+            .with_context(|| {
+                format!("unknown model `{name}`: expected seasonal_naive, ridge, ets or tsb")
+            })?;
+        if !candidates.contains(&kind) {
+            candidates.push(kind);
+        }
+    }
+    if candidates.is_empty() {
+        bail!("no candidate models: give at least one of seasonal_naive, ridge, ets, tsb");
+    }
+    let features = args.features.as_deref().unwrap_or(&settings.features);
+    let features = match features {
+        "full" => FeatureSet::Full,
+        "spark" => FeatureSet::Spark,
+        other => bail!("unknown feature set `{other}`: expected full or spark"),
+    };
+    let horizon = args.horizon.map_or(settings.horizon, |h| h as usize);
+    let folds = args.folds.map_or(settings.folds, |f| f as usize);
+    if horizon == 0 || folds == 0 {
+        bail!("horizon and folds must be at least 1");
+    }
+    Ok(TrainOptions {
+        horizon,
+        folds,
+        candidates,
+        features,
+        ..TrainOptions::default()
+    })
+}
+
+pub fn run_settings(
+    settings: &TrainSettings,
+    model: &ModelArgs,
+    run_id: Option<String>,
+    extra_tags: &[String],
+) -> anyhow::Result<RunSettings> {
+    let mut tags: BTreeMap<String, String> = settings.tags.clone();
+    for tag in extra_tags {
+        let (name, value) = ModelFilter::parse_tag(tag)?;
+        tags.insert(name, value);
+    }
+    let run_id =
+        run_id.unwrap_or_else(|| format!("train-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    Ok(RunSettings {
+        model: model_options(settings, model)?,
+        run_id,
+        tags,
+    })
+}

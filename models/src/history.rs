@@ -1,0 +1,223 @@
+//! A series as callers hand it in ([`History`]) and as the forecasters see it
+//! ([`Series`]): gaps resolved once, here, so NaN never reaches a fitting routine.
+
+use chrono::NaiveDate;
+
+use crate::calendar::add_days;
+use crate::error::FitError;
+
+/// A gap longer than this many consecutive days means the product was off the shelf:
+/// its history restarts after the gap instead of being bridged by invented sales.
+pub(crate) const MAX_FILLED_GAP: usize = 28;
+
+/// Dense daily history of one series, oldest first; all slices have equal length.
+#[derive(Clone, Copy, Debug)]
+pub struct History<'a> {
+    /// Date of index 0.
+    pub start: NaiveDate,
+    /// Units sold; NaN = no observation that day (a gap).
+    pub sales: &'a [f32],
+    /// NaN (or a non-positive value) = unknown price.
+    pub price: &'a [f32],
+    /// 1 = promotion, 0 = none or unknown.
+    pub promo: &'a [u8],
+}
+
+impl History<'_> {
+    /// The date of the last index (the day before `start` for an empty history).
+    pub fn end(&self) -> NaiveDate {
+        match self.sales.len() {
+            0 => crate::calendar::sub_days(self.start, 1),
+            n => add_days(self.start, n - 1),
+        }
+    }
+}
+
+/// A history ready for fitting: from its first observation after the last long gap to
+/// its last observation, short gaps filled, every price known and positive.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    pub start: NaiveDate,
+    pub sales: Vec<f64>,
+    /// Which days were observed; metrics only count these.
+    pub observed: Vec<bool>,
+    pub price: Vec<f64>,
+    pub promo: Vec<u8>,
+    pub observed_days: usize,
+    /// Unobserved days after the last observation that the caller's history still
+    /// covered; a forecast from this history starts after them.
+    pub trailing_gap: usize,
+}
+
+impl Series {
+    pub fn len(&self) -> usize {
+        self.sales.len()
+    }
+
+    /// Date of the last (observed) day.
+    pub fn end(&self) -> NaiveDate {
+        add_days(self.start, self.len().saturating_sub(1))
+    }
+
+    /// The last known price, 1.0 for an empty series.
+    pub fn last_price(&self) -> f64 {
+        self.price.last().copied().unwrap_or(1.0)
+    }
+}
+
+/// Resolves gaps and unknown prices; see the crate's gap rules.
+pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
+    let n = history.sales.len();
+    if history.price.len() != n || history.promo.len() != n {
+        return Err(FitError::LengthMismatch {
+            sales: n,
+            price: history.price.len(),
+            promo: history.promo.len(),
+        });
+    }
+    if history.sales.iter().any(|v| v.is_infinite()) {
+        return Err(FitError::NonFinite("sales"));
+    }
+    let last = history
+        .sales
+        .iter()
+        .rposition(|v| !v.is_nan())
+        .ok_or(FitError::NoObservations)?;
+
+    // The history restarts after the last gap that is too long to bridge; leading
+    // unobserved days are dropped either way.
+    let mut begin = 0;
+    let mut run = 0;
+    for (i, v) in history.sales[..=last].iter().enumerate() {
+        if v.is_nan() {
+            run += 1;
+            if run > MAX_FILLED_GAP {
+                begin = i + 1;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    let first = history.sales[begin..=last]
+        .iter()
+        .position(|v| !v.is_nan())
+        .map_or(last, |offset| begin + offset);
+
+    let span = first..last + 1;
+    let len = span.len();
+    let mut sales = Vec::with_capacity(len);
+    let mut observed = Vec::with_capacity(len);
+    for (i, &v) in history.sales[span.clone()].iter().enumerate() {
+        let seen = !v.is_nan();
+        // Same weekday last week keeps the weekly shape through a short gap.
+        let value = if seen {
+            f64::from(v)
+        } else if i >= 7 {
+            sales[i - 7]
+        } else {
+            0.0
+        };
+        sales.push(value);
+        observed.push(seen);
+    }
+    let observed_days = observed.iter().filter(|&&seen| seen).count();
+
+    Ok(Series {
+        start: add_days(history.start, first),
+        sales,
+        observed,
+        price: fill_prices(&history.price[span.clone()]),
+        promo: history.promo[span].iter().map(|&p| p.min(1)).collect(),
+        observed_days,
+        trailing_gap: n - 1 - last,
+    })
+}
+
+/// Forward fill, then back fill, else 1.0 (a constant price carries no signal, and a
+/// positive one keeps `ln(price)` defined).
+fn fill_prices(raw: &[f32]) -> Vec<f64> {
+    let known = |p: f32| p.is_finite() && p > 0.0;
+    let first_known = raw.iter().copied().find(|&p| known(p)).map(f64::from);
+    let mut current = first_known.unwrap_or(1.0);
+    raw.iter()
+        .map(|&p| {
+            if known(p) {
+                current = f64::from(p);
+            }
+            current
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn long_gaps_restart_short_gaps_fill_from_last_week() {
+        let nan = f32::NAN;
+        let mut sales = vec![nan, 5.0, 6.0];
+        sales.extend(std::iter::repeat_n(nan, 29)); // off the shelf
+        sales.extend([nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, nan, 9.0, nan, nan]);
+        let price = vec![nan; sales.len()];
+        let promo = vec![3; sales.len()];
+        let history = History {
+            start: date("2024-01-01"),
+            sales: &sales,
+            price: &price,
+            promo: &promo,
+        };
+        let series = prepare(&history).unwrap();
+        assert_eq!(series.start, date("2024-01-01") + chrono::Days::new(33));
+        assert_eq!(
+            series.sales,
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 1.0, 9.0]
+        );
+        assert_eq!(series.observed_days, 8);
+        assert!(!series.observed[7]);
+        assert_eq!(series.trailing_gap, 2);
+        assert_eq!(series.price, vec![1.0; 9]);
+        assert_eq!(series.promo, vec![1; 9]);
+        assert_eq!(series.end(), date("2024-02-11"));
+    }
+
+    #[test]
+    fn prices_fill_forward_then_backward() {
+        assert_eq!(
+            fill_prices(&[f32::NAN, 2.0, f32::NAN, -1.0, 3.0, f32::INFINITY]),
+            vec![2.0, 2.0, 2.0, 2.0, 3.0, 3.0]
+        );
+    }
+
+    #[test]
+    fn unusable_histories_are_errors() {
+        let d = date("2024-01-01");
+        let nan = [f32::NAN; 3];
+        let h = History {
+            start: d,
+            sales: &nan,
+            price: &nan,
+            promo: &[0; 3],
+        };
+        assert_eq!(prepare(&h).unwrap_err(), FitError::NoObservations);
+        let h = History {
+            start: d,
+            sales: &[1.0],
+            price: &[],
+            promo: &[0],
+        };
+        assert!(matches!(prepare(&h), Err(FitError::LengthMismatch { .. })));
+        let inf = [f32::INFINITY];
+        let h = History {
+            start: d,
+            sales: &inf,
+            price: &[1.0],
+            promo: &[0],
+        };
+        assert_eq!(prepare(&h).unwrap_err(), FitError::NonFinite("sales"));
+    }
+}

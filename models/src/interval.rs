@@ -1,0 +1,217 @@
+//! Prediction intervals. A model's own backtest errors say how wrong it tends to be at
+//! each distance from the origin, so the interval is their empirical quantiles per
+//! week of horizon — no distribution assumed, and wider where the model is worse.
+
+use serde::{Deserialize, Serialize};
+
+/// Forecast steps per bucket: errors grow with the horizon, about week by week.
+pub(crate) const BUCKET_DAYS: usize = 7;
+/// A bucket with fewer errors than this uses the pooled errors: an 80% interval from a
+/// handful of points is just their extremes.
+const MIN_BUCKET_ERRORS: usize = 14;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub(crate) enum Interval {
+    /// Quantiles of backtest errors (actual − forecast), added to the mean; one band per
+    /// bucket of `BUCKET_DAYS` steps, the last band serving all later steps.
+    Empirical { level: f64, bands: Vec<Band> },
+    /// mean ± z·√mean: with no errors to learn from (a cold start), sales counts are
+    /// treated as roughly Poisson.
+    Poisson { level: f64, z: f64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Band {
+    pub lower: f64,
+    pub upper: f64,
+}
+
+impl Interval {
+    /// From `(step, actual − forecast)` pairs, step 0 being the first forecast day.
+    pub fn from_errors(errors: &[(usize, f64)], level: f64) -> Interval {
+        let (lo, hi) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
+        let band = |values: &mut Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            Band {
+                lower: quantile(values, lo),
+                upper: quantile(values, hi),
+            }
+        };
+        let mut pooled: Vec<f64> = errors
+            .iter()
+            .map(|&(_, e)| e)
+            .filter(|e| e.is_finite())
+            .collect();
+        let pooled_band = band(&mut pooled);
+        let buckets = errors
+            .iter()
+            .map(|&(step, _)| step / BUCKET_DAYS + 1)
+            .max()
+            .unwrap_or(1);
+        let bands = (0..buckets)
+            .map(|bucket| {
+                let mut values: Vec<f64> = errors
+                    .iter()
+                    .filter(|&&(step, e)| step / BUCKET_DAYS == bucket && e.is_finite())
+                    .map(|&(_, e)| e)
+                    .collect();
+                if values.len() >= MIN_BUCKET_ERRORS {
+                    band(&mut values)
+                } else {
+                    pooled_band
+                }
+            })
+            .collect();
+        Interval::Empirical { level, bands }
+    }
+
+    pub fn poisson(level: f64) -> Interval {
+        Interval::Poisson {
+            level,
+            z: normal_quantile((1.0 + level) / 2.0),
+        }
+    }
+
+    /// Lower and upper bounds around `mean`: finite, lower >= 0, lower <= mean <= upper.
+    pub fn apply(&self, mean: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let bounds = mean.iter().enumerate().map(|(step, &m)| {
+            let (lower, upper) = match self {
+                Interval::Empirical { bands, .. } => {
+                    let band = bands.get(step / BUCKET_DAYS).or(bands.last());
+                    band.map_or((m, m), |b| (m + b.lower, m + b.upper))
+                }
+                Interval::Poisson { z, .. } => {
+                    let spread = z * m.max(0.0).sqrt();
+                    (m - spread, m + spread)
+                }
+            };
+            let lower = if lower.is_finite() {
+                lower.clamp(0.0, m)
+            } else {
+                0.0
+            };
+            let upper = if upper.is_finite() { upper.max(m) } else { m };
+            (lower, upper)
+        });
+        bounds.unzip()
+    }
+
+    /// Errors or bands that are not finite make a model unusable; see `Model` decoding.
+    pub fn is_finite(&self) -> bool {
+        match self {
+            Interval::Empirical { level, bands } => {
+                level.is_finite()
+                    && bands
+                        .iter()
+                        .all(|b| b.lower.is_finite() && b.upper.is_finite())
+            }
+            Interval::Poisson { level, z } => level.is_finite() && z.is_finite(),
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Interval::Empirical { bands, .. } => bands.capacity() * size_of::<Band>(),
+            Interval::Poisson { .. } => 0,
+        }
+    }
+}
+
+/// Linear interpolation between order statistics (type 7, numpy's default); 0 when
+/// there are none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let position = q.clamp(0.0, 1.0) * last as f64;
+    let below = position.floor() as usize;
+    let above = (below + 1).min(last);
+    let (a, b) = (sorted[below.min(last)], sorted[above]);
+    a + (b - a) * (position - below as f64)
+}
+
+/// The standard normal quantile, Acklam's rational approximation (relative error
+/// below 1.2e-9), for the Poisson interval's z.
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(quantile(&v, 0.1), 1.4);
+        assert_eq!(quantile(&v, 0.5), 3.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+        assert!((normal_quantile(0.9) - 1.2815515655).abs() < 1e-8);
+        assert!((normal_quantile(0.01) + 2.3263478740).abs() < 1e-8);
+    }
+
+    #[test]
+    fn buckets_fall_back_to_pooled_and_bounds_hold() {
+        // Week 1: 20 errors in [-2, 2]; week 2: only 3 errors → pooled.
+        let mut errors: Vec<(usize, f64)> =
+            (0..20).map(|i| (i % 7, i as f64 / 5.0 - 2.0)).collect();
+        errors.extend([(8, 50.0), (9, 60.0), (10, 70.0)]);
+        let interval = Interval::from_errors(&errors, 0.8);
+        let Interval::Empirical { bands, .. } = &interval else {
+            panic!("empirical")
+        };
+        assert_eq!(bands.len(), 2);
+        assert!(bands[0].upper < 2.0 && bands[1].upper > bands[0].upper);
+        let (lower, upper) = interval.apply(&[1.0; 20]);
+        for ((l, u), m) in lower.iter().zip(&upper).zip([1.0; 20]) {
+            assert!(*l >= 0.0 && *l <= m && m <= *u);
+        }
+        let (lower, upper) = Interval::poisson(0.8).apply(&[4.0, 0.0]);
+        assert!((upper[0] - (4.0 + 2.0 * 1.2815515655)).abs() < 1e-6);
+        assert_eq!((lower[1], upper[1]), (0.0, 0.0));
+    }
+}

@@ -1,0 +1,41 @@
+//! The trainer's error type.
+
+use herd_bus::BusError;
+use herd_lake::LakeError;
+use herd_registry::RegistryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+
+    #[error(transparent)]
+    Bus(#[from] BusError),
+
+    /// A table holds rows Herd would not have written.
+    #[error("{0}")]
+    Corrupt(String),
+
+    /// Settings that cannot train anything.
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error("nothing to train: {0}")]
+    NoData(String),
+
+    /// Model events that the broker did not acknowledge; the models are registered.
+    #[error(
+        "{failed} of {sent} model events were not delivered to {topic} ({reason}); the models are registered in the lake"
+    )]
+    Announce {
+        topic: String,
+        sent: u64,
+        failed: u64,
+        reason: String,
+    },
+}
+
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;

@@ -1,0 +1,159 @@
+//! Training one key into a registry row: full candidate selection when the key has
+//! enough history, the item's cold-start profile when it does not, and a `failed`
+//! row with the reason when the data cannot be fit at all.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use herd_models::{FitError, History, ItemProfile, TrainOptions, Trained, min_history};
+use herd_registry::{HoldoutMetrics, ModelRow, ModelStatus, NewModel};
+use herd_schemas::SeriesKey;
+
+use crate::window::DenseHistory;
+
+/// What every model of one training run shares.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub model: TrainOptions,
+    /// Identifies the run in every row's tags and events.
+    pub run_id: String,
+    /// Extra tags from the configuration; the built-in tags win on a clash.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Trains `key` on `history` and returns the row and artifact to register.
+pub fn fit_key(
+    key: &SeriesKey,
+    history: &DenseHistory,
+    profile: Option<&ItemProfile>,
+    run: &RunSettings,
+    trained_at: DateTime<Utc>,
+) -> NewModel {
+    let view = History {
+        start: history.start,
+        sales: &history.sales,
+        price: &history.price,
+        promo: &history.promo,
+    };
+    let observed = history.sales.iter().filter(|v| !v.is_nan()).count();
+    let outcome = if observed >= min_history(&run.model) {
+        match herd_models::train(&view, &run.model) {
+            // Gap handling may leave less than the raw count promised.
+            Err(FitError::TooShort { .. }) => Ok((
+                herd_models::train_cold_start(&view, profile, &run.model),
+                true,
+            )),
+            other => other.map(|trained| (trained, false)),
+        }
+    } else if observed == 0 {
+        Err(FitError::NoObservations)
+    } else {
+        Ok((
+            herd_models::train_cold_start(&view, profile, &run.model),
+            true,
+        ))
+    };
+    match outcome {
+        Ok((trained, cold_start)) => registered(key, trained, cold_start, run, trained_at),
+        Err(error) => failed(key, history, observed, &error, run, trained_at),
+    }
+}
+
+fn tags(
+    key: &SeriesKey,
+    model_type: Option<&str>,
+    cold_start: bool,
+    run: &RunSettings,
+) -> BTreeMap<String, String> {
+    let mut tags = run.tags.clone();
+    tags.insert("store_id".into(), key.store_id().as_str().to_owned());
+    tags.insert("item_id".into(), key.item_id().as_str().to_owned());
+    tags.insert("run_id".into(), run.run_id.clone());
+    tags.insert("feature_set".into(), run.model.features.as_str().to_owned());
+    tags.insert("cold_start".into(), cold_start.to_string());
+    if let Some(model_type) = model_type {
+        tags.insert("model_type".into(), model_type.to_owned());
+    }
+    tags
+}
+
+fn registered(
+    key: &SeriesKey,
+    trained: Trained,
+    cold_start: bool,
+    run: &RunSettings,
+    trained_at: DateTime<Utc>,
+) -> NewModel {
+    let model_type = trained.model.kind().as_str();
+    let m = trained.metrics;
+    let row = ModelRow {
+        key: key.clone(),
+        version: 0,
+        status: ModelStatus::Candidate,
+        model_type: Some(model_type.to_owned()),
+        cold_start,
+        artifact: None,
+        trained_at,
+        data_start: Some(trained.data_start),
+        data_end: Some(trained.data_end),
+        rows: trained.observed_days as i64,
+        horizon: run.model.horizon as i32,
+        folds: if cold_start {
+            0
+        } else {
+            run.model.folds as i32
+        },
+        metrics: Some(HoldoutMetrics {
+            mae: m.mae,
+            rmse: m.rmse,
+            wape: m.wape,
+            accuracy: m.accuracy,
+            baseline_accuracy: m.baseline_accuracy,
+        }),
+        backtest: serde_json::to_string(&trained.folds).unwrap_or_else(|_| "[]".to_owned()),
+        tags: tags(key, Some(model_type), cold_start, run),
+        run_id: run.run_id.clone(),
+        feature_set: run.model.features.as_str().to_owned(),
+        error: None,
+    };
+    NewModel {
+        row,
+        artifact: Some(trained.model.to_bytes()),
+    }
+}
+
+fn failed(
+    key: &SeriesKey,
+    history: &DenseHistory,
+    observed: usize,
+    error: &FitError,
+    run: &RunSettings,
+    trained_at: DateTime<Utc>,
+) -> NewModel {
+    let end = (!history.sales.is_empty())
+        .then(|| history.start + chrono::Days::new(history.sales.len() as u64 - 1));
+    let row = ModelRow {
+        key: key.clone(),
+        version: 0,
+        status: ModelStatus::Failed,
+        model_type: None,
+        cold_start: false,
+        artifact: None,
+        trained_at,
+        data_start: (!history.sales.is_empty()).then_some(history.start),
+        data_end: end,
+        rows: observed as i64,
+        horizon: run.model.horizon as i32,
+        folds: run.model.folds as i32,
+        metrics: None,
+        backtest: "[]".to_owned(),
+        tags: tags(key, None, false, run),
+        run_id: run.run_id.clone(),
+        feature_set: run.model.features.as_str().to_owned(),
+        error: Some(error.to_string()),
+    };
+    NewModel {
+        row,
+        artifact: None,
+    }
+}

@@ -1,0 +1,255 @@
+//! The nightly pass, `herd train --once`: every key of the lake's `sales` table is
+//! trained once, on a bounded CPU pool, and registered in batches of a few thousand
+//! models per Delta commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use herd_lake::{LakeRoot, tables};
+use herd_models::{History, ItemProfile, ItemProfileBuilder, min_history};
+use herd_registry::{CandidateRegistry, ModelRow, ModelStatus, NewModel};
+use herd_schemas::{SeriesId, SeriesKey};
+use tracing::info;
+
+use crate::announce::Announcer;
+use crate::error::{Result, TrainError};
+use crate::fit::{RunSettings, fit_key};
+use crate::lake_history::{self, LoadSummary};
+use crate::window::DenseHistory;
+use crate::windows::Windows;
+
+/// How a batch training run reads, trains and commits.
+#[derive(Debug, Clone)]
+pub struct OnceOptions {
+    pub run: RunSettings,
+    /// Days of history kept per key (the most recent ones).
+    pub window_days: usize,
+    /// Models per Delta commit.
+    pub commit_every: usize,
+    /// Training threads (at least 1).
+    pub threads: usize,
+}
+
+/// What a batch run did, with the accuracy of what it registered.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OnceSummary {
+    pub run_id: String,
+    pub keys: usize,
+    pub registered: usize,
+    pub failed: usize,
+    pub cold_start: usize,
+    pub commits: usize,
+    pub rows_read: u64,
+    pub load_seconds: f64,
+    pub train_seconds: f64,
+    pub register_seconds: f64,
+    /// Over keys trained with full history.
+    pub mean_accuracy: f64,
+    pub mean_baseline_accuracy: f64,
+    pub beat_baseline_share: f64,
+    pub accuracy_at_least_0_8_share: f64,
+    pub models_by_type: HashMap<String, usize>,
+}
+
+/// Builds one item profile per item from its keys with a full history.
+pub fn item_profiles(
+    histories: &[(SeriesKey, DenseHistory)],
+    run: &RunSettings,
+) -> HashMap<SeriesId, ItemProfile> {
+    let needed = min_history(&run.model);
+    let mut builders: HashMap<&SeriesId, ItemProfileBuilder> = HashMap::new();
+    for (key, history) in histories {
+        if history.sales.iter().filter(|v| !v.is_nan()).count() < needed {
+            continue;
+        }
+        builders.entry(key.item_id()).or_default().add(&History {
+            start: history.start,
+            sales: &history.sales,
+            price: &history.price,
+            promo: &history.promo,
+        });
+    }
+    builders
+        .into_iter()
+        .filter_map(|(item, builder)| Some((item.clone(), builder.finish()?)))
+        .collect()
+}
+
+/// Trains every key of the `sales` table under `root` once and registers the models
+/// under the same root. `progress` hears (keys done, keys in all).
+pub async fn train_once(
+    root: &LakeRoot,
+    options: &OnceOptions,
+    announcer: Option<&mut Announcer>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<OnceSummary> {
+    let started = Instant::now();
+    let sales = tables::open_or_create(root, &tables::sales()).await?;
+    let windows = Windows::new(options.window_days);
+    let load: LoadSummary = lake_history::load(&windows, &sales, None).await?;
+    if load.keys == 0 {
+        return Err(TrainError::NoData(format!(
+            "the sales table under {} has no rows (run `herd archive` after `herd ingest`)",
+            root.url()
+        )));
+    }
+    let histories: Vec<(SeriesKey, DenseHistory)> = windows
+        .map()
+        .iter()
+        .map(|entry| (entry.key().clone(), entry.value().window.dense()))
+        .collect();
+    drop(windows);
+    let load_seconds = started.elapsed().as_secs_f64();
+    info!(
+        keys = histories.len(),
+        rows = load.rows,
+        seconds = load_seconds,
+        "loaded windows from the lake"
+    );
+
+    let mut registry = CandidateRegistry::open(root).await?;
+    let summary = train_histories(
+        histories,
+        &mut registry,
+        options,
+        announcer,
+        progress,
+    )
+    .await?;
+    Ok(OnceSummary {
+        rows_read: load.rows,
+        load_seconds,
+        ..summary
+    })
+}
+
+/// Trains every key of `histories` on `pool`, in order.
+pub fn fit_all(
+    pool: &rayon::ThreadPool,
+    histories: &[(SeriesKey, DenseHistory)],
+    profiles: &HashMap<SeriesId, ItemProfile>,
+    run: &RunSettings,
+    trained_at: DateTime<Utc>,
+) -> Vec<NewModel> {
+    use rayon::prelude::*;
+    pool.install(|| {
+        histories
+            .par_iter()
+            .map(|(key, history)| {
+                fit_key(key, history, profiles.get(key.item_id()), run, trained_at)
+            })
+            .collect()
+    })
+}
+
+/// A pool of `threads` training threads (at least 1).
+pub fn training_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("herd-train-{i}"))
+        .build()
+        .map_err(|e| TrainError::Invalid(format!("cannot start the training pool: {e}")))
+}
+
+/// Trains `histories` on the pool and registers them `commit_every` at a time.
+pub async fn train_histories(
+    histories: Vec<(SeriesKey, DenseHistory)>,
+    registry: &mut CandidateRegistry,
+    options: &OnceOptions,
+    mut announcer: Option<&mut Announcer>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<OnceSummary> {
+    let pool = Arc::new(training_pool(options.threads)?);
+    let profiles = Arc::new(item_profiles(&histories, &options.run));
+    let histories = Arc::new(histories);
+    let total = histories.len();
+    let chunk = options.commit_every.max(1);
+    let mut summary = OnceSummary {
+        run_id: options.run.run_id.clone(),
+        keys: total,
+        ..OnceSummary::default()
+    };
+    let mut accuracy = AccuracyTally::default();
+    let (mut train_seconds, mut register_seconds) = (0.0, 0.0);
+    let trained_at = Utc::now();
+    let mut start = 0;
+    while start < total {
+        let end = (start + chunk).min(total);
+        let timer = Instant::now();
+        let (pool, profiles, histories, run) = (
+            Arc::clone(&pool),
+            Arc::clone(&profiles),
+            Arc::clone(&histories),
+            options.run.clone(),
+        );
+        let models = tokio::task::spawn_blocking(move || {
+            fit_all(&pool, &histories[start..end], &profiles, &run, trained_at)
+        })
+        .await
+        .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        train_seconds += timer.elapsed().as_secs_f64();
+
+        let timer = Instant::now();
+        let rows = registry.register(models).await?;
+        register_seconds += timer.elapsed().as_secs_f64();
+        summary.commits += 1;
+        if let Some(announcer) = announcer.as_deref_mut() {
+            announcer.announce(&rows)?;
+        }
+        for row in &rows {
+            accuracy.add(row);
+            match row.status {
+                ModelStatus::Candidate => summary.registered += 1,
+                ModelStatus::Failed => summary.failed += 1,
+            }
+            summary.cold_start += usize::from(row.cold_start);
+            if let Some(model_type) = &row.model_type {
+                *summary
+                    .models_by_type
+                    .entry(model_type.clone())
+                    .or_default() += 1;
+            }
+        }
+        progress(end as u64, total as u64);
+        start = end;
+    }
+    accuracy.fill(&mut summary);
+    summary.train_seconds = train_seconds;
+    summary.register_seconds = register_seconds;
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct AccuracyTally {
+    keys: usize,
+    accuracy: f64,
+    baseline: f64,
+    beat: usize,
+    pass: usize,
+}
+
+impl AccuracyTally {
+    fn add(&mut self, row: &ModelRow) {
+        let Some(m) = row.metrics.filter(|_| !row.cold_start) else {
+            return;
+        };
+        self.keys += 1;
+        self.accuracy += m.accuracy;
+        self.baseline += m.baseline_accuracy;
+        self.beat += usize::from(m.accuracy > m.baseline_accuracy);
+        self.pass += usize::from(m.accuracy >= 0.8);
+    }
+
+    fn fill(&self, summary: &mut OnceSummary) {
+        if self.keys == 0 {
+            return;
+        }
+        let n = self.keys as f64;
+        summary.mean_accuracy = self.accuracy / n;
+        summary.mean_baseline_accuracy = self.baseline / n;
+        summary.beat_baseline_share = self.beat as f64 / n;
+        summary.accuracy_at_least_0_8_share = self.pass as f64 / n;
+    }
+}
