@@ -3,6 +3,7 @@
 //! Creating topics is idempotent: a topic that exists is reported as it is and never
 //! changed, so running setup twice is harmless.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,5 +166,24 @@ fn topic_partitions(metadata: &Metadata) -> Vec<(String, usize)> {
         .iter()
         .filter(|t| t.error().is_none())
         .map(|t| (t.name().to_owned(), t.partitions().len()))
+        .collect()
+}
+
+/// The high watermark (the offset the next record will get) of each of `partitions`
+/// of `topic`. Blocks up to `timeout` per partition; call it from a blocking context.
+pub fn high_watermarks(
+    options: &KafkaOptions,
+    topic: &str,
+    partitions: &[i32],
+    timeout: Duration,
+) -> Result<HashMap<i32, i64>, BusError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = options.client_config().create()?;
+    partitions
+        .iter()
+        .map(|&partition| {
+            let (_, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+            Ok((partition, high))
+        })
         .collect()
 }

@@ -106,6 +106,13 @@ pub trait ExactlyOnceSink: Send {
 
     /// Drops everything buffered (after a rebalance or moved offsets).
     fn discard(&mut self);
+
+    /// Whether the sink is behind with work of its own and the loop should stop
+    /// fetching for now. Checked on every tick; assigned partitions are paused while
+    /// it holds and resumed after, so nothing is dropped and the group keeps them.
+    fn paused(&self) -> bool {
+        false
+    }
 }
 
 /// Counters of one run of the loop.
@@ -185,9 +192,13 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     // records a second, reading the time per record is a tenth of the work.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut received_since_tick = false;
+    let mut paused = false;
     loop {
         if consumer.context().0.swap(false, Ordering::SeqCst) {
             state.reset(&consumer, topic, sink).await?;
+            // A new assignment starts unpaused, and the idle clock starts with it.
+            paused = false;
+            last_record = Instant::now();
         }
         let ticked = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -198,6 +209,8 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                     // The assignment changed under this message: start over from
                     // what the sink has stored.
                     state.reset(&consumer, topic, sink).await?;
+                    paused = false;
+                    last_record = Instant::now();
                     continue;
                 }
                 received_since_tick = true;
@@ -206,7 +219,13 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
             }
         };
         if ticked {
-            if std::mem::take(&mut received_since_tick) {
+            if sink.paused() != paused {
+                paused = !paused;
+                set_paused(&consumer, paused);
+            }
+            if std::mem::take(&mut received_since_tick) || state.positions.is_empty() {
+                // Idle time counts only while partitions are assigned: a member
+                // waiting for the group to hand it partitions is not idle.
                 last_record = Instant::now();
             } else if run
                 .stop_when_idle
@@ -227,6 +246,29 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
         "stopped"
     );
     Ok(state.stats)
+}
+
+/// Pauses or resumes fetching from every assigned partition.
+fn set_paused(consumer: &StreamConsumer<RebalanceFlag>, pause: bool) {
+    let assignment = match consumer.assignment() {
+        Ok(assignment) => assignment,
+        Err(err) => {
+            warn!(error = %err, "cannot read the assignment to pause or resume");
+            return;
+        }
+    };
+    let outcome = if pause {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    match outcome {
+        Ok(()) => info!(
+            partitions = assignment.count(),
+            pause, "fetching paused or resumed"
+        ),
+        Err(err) => warn!(error = %err, pause, "cannot pause or resume partitions"),
+    }
 }
 
 struct LoopState {

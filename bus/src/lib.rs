@@ -11,7 +11,7 @@ mod error;
 mod exactly_once;
 mod roundtrip;
 
-pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, probe};
+pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, high_watermarks, probe};
 pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;

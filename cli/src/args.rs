@@ -184,9 +184,12 @@ pub enum ModelsCommand {
         herd models list --tag model_type=ets --format json")]
     List(ModelsListArgs),
     /// Show one model version: metrics, backtest, tags and lineage
-    #[command(after_help = "Examples:\n  \
+    #[command(
+        disable_version_flag = true,
+        after_help = "Examples:\n  \
         herd models show S0001/I00001\n  \
-        herd models show S0001/I00001 --version 3")]
+        herd models show S0001/I00001 --version 3"
+    )]
     Show(ModelsShowArgs),
 }
 
@@ -438,4 +441,14 @@ pub struct DoctorArgs {
     /// checking each arrived exactly once, in order per key
     #[arg(long, value_name = "RECORDS", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub roundtrip: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -63,6 +63,8 @@ pub struct TrainSettings {
     pub threads: usize,
     /// Models per Delta commit of the candidate registry.
     pub commit_every: usize,
+    /// Continuous mode: pause fetching while more keys than this wait for training.
+    pub max_due_keys: usize,
     /// Tags added to every registered model, e.g. `{ team = "fresh" }`.
     pub tags: BTreeMap<String, String>,
 }
@@ -81,6 +83,7 @@ impl Default for TrainSettings {
             min_new_days: 1,
             threads: 0,
             commit_every: 5000,
+            max_due_keys: 50_000,
             tags: BTreeMap::new(),
         }
     }

@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use herd_lake::arrow::array::{AsArray, RecordBatch};
-use herd_lake::arrow::datatypes::Int64Type;
+use herd_lake::arrow::datatypes::{Date32Type, Int64Type};
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeRoot, ScanOptions, scan, tables};
 use herd_schemas::SeriesKey;
 use tokio::task::JoinSet;
@@ -33,6 +34,8 @@ pub struct NewModel {
 pub struct CandidateRegistry {
     appender: ExactlyOnceAppender,
     latest: HashMap<SeriesKey, i64>,
+    /// The last data day of each key's latest version.
+    trained_through: HashMap<SeriesKey, NaiveDate>,
 }
 
 impl CandidateRegistry {
@@ -42,6 +45,7 @@ impl CandidateRegistry {
         let mut registry = Self {
             appender: ExactlyOnceAppender::new(table, "registry"),
             latest: HashMap::new(),
+            trained_through: HashMap::new(),
         };
         registry.load_versions().await?;
         Ok(registry)
@@ -56,6 +60,16 @@ impl CandidateRegistry {
         self.latest.get(key).copied()
     }
 
+    /// The last day of data that `key`'s latest version saw.
+    pub fn trained_through(&self, key: &SeriesKey) -> Option<NaiveDate> {
+        self.trained_through.get(key).copied()
+    }
+
+    /// Every key's last trained day.
+    pub fn all_trained_through(&self) -> &HashMap<SeriesKey, NaiveDate> {
+        &self.trained_through
+    }
+
     /// Keys with at least one registered version.
     pub fn keys(&self) -> usize {
         self.latest.len()
@@ -63,34 +77,45 @@ impl CandidateRegistry {
 
     async fn load_versions(&mut self) -> Result<()> {
         let options = ScanOptions {
-            columns: vec!["key".into(), "version".into()],
+            columns: vec!["key".into(), "version".into(), "data_end".into()],
             concurrency: 2,
             ..ScanOptions::default()
         };
-        let mut latest: HashMap<SeriesKey, i64> = HashMap::new();
+        let mut latest: HashMap<SeriesKey, (i64, Option<NaiveDate>)> = HashMap::new();
         scan(self.appender.table(), &options, |batch: RecordBatch| {
-            let (Some(keys), Some(versions)) = (
+            let (Some(keys), Some(versions), Some(ends)) = (
                 batch.column(0).as_string_opt::<i32>(),
                 batch.column(1).as_primitive_opt::<Int64Type>(),
+                batch.column(2).as_primitive_opt::<Date32Type>(),
             ) else {
                 return Err(RegistryError::Corrupt(
-                    "`key`/`version` have the wrong types".into(),
+                    "`key`/`version`/`data_end` have the wrong types".into(),
                 ));
             };
-            for (key, version) in keys.iter().zip(versions.iter()) {
+            for ((key, version), end) in keys.iter().zip(versions.iter()).zip(ends.iter()) {
                 let (Some(key), Some(version)) = (key, version) else {
                     continue;
                 };
                 let key: SeriesKey = key
                     .parse()
                     .map_err(|e| RegistryError::Corrupt(format!("bad key `{key}`: {e}")))?;
-                let entry = latest.entry(key).or_insert(version);
-                *entry = (*entry).max(version);
+                let end = end.and_then(Date32Type::to_naive_date_opt);
+                let entry = latest.entry(key).or_insert((version, end));
+                if version >= entry.0 {
+                    *entry = (version, end);
+                }
             }
             Ok(())
         })
         .await?;
-        self.latest = latest;
+        self.trained_through = latest
+            .iter()
+            .filter_map(|(key, (_, end))| Some((key.clone(), (*end)?)))
+            .collect();
+        self.latest = latest
+            .into_iter()
+            .map(|(key, (version, _))| (key, version))
+            .collect();
         Ok(())
     }
 
@@ -136,6 +161,11 @@ impl CandidateRegistry {
             "registered models"
         );
         self.latest.extend(next);
+        for row in &rows {
+            if let Some(end) = row.data_end {
+                self.trained_through.insert(row.key.clone(), end);
+            }
+        }
         Ok(rows)
     }
 

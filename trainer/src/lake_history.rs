@@ -140,7 +140,7 @@ impl<'a> WindowLoader<'a> {
                 .window
                 .insert(dates.value(row), sales.value(row) as f32, price, promo)
             {
-                Insert::NewDay => {}
+                Insert::NewDay | Insert::Unchanged => {}
                 Insert::Replaced => self.replaced += 1,
                 Insert::TooOld => self.too_old += 1,
             }

@@ -6,6 +6,7 @@
 //! registry and announces it on `herd.models`.
 
 mod announce;
+mod continuous;
 mod error;
 mod fit;
 mod lake_history;
@@ -14,6 +15,7 @@ mod window;
 mod windows;
 
 pub use announce::Announcer;
+pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous};
 pub use error::{Result, TrainError};
 pub use fit::{RunSettings, fit_key};
 pub use lake_history::{LoadSummary, WindowLoader, load};
@@ -21,4 +23,4 @@ pub use once::{
     OnceOptions, OnceSummary, fit_all, item_profiles, train_histories, train_once, training_pool,
 };
 pub use window::{DenseHistory, Insert, Window};
-pub use windows::{KeyWindow, WindowCounts, Windows};
+pub use windows::{KeyWindow, WindowCounts, WindowDigest, Windows};

@@ -110,14 +110,7 @@ pub async fn train_once(
     );
 
     let mut registry = CandidateRegistry::open(root).await?;
-    let summary = train_histories(
-        histories,
-        &mut registry,
-        options,
-        announcer,
-        progress,
-    )
-    .await?;
+    let summary = train_histories(histories, &mut registry, options, announcer, progress).await?;
     Ok(OnceSummary {
         rows_read: load.rows,
         load_seconds,

@@ -24,8 +24,10 @@ pub fn date_of(day: Day) -> NaiveDate {
 pub enum Insert {
     /// A day the window did not hold yet.
     NewDay,
-    /// A day it held; the new value replaced the old one.
+    /// A day it held; the new value replaced a different old one.
     Replaced,
+    /// A day it held with exactly these values already (a record read twice).
+    Unchanged,
     /// Older than the window's first day: not kept.
     TooOld,
 }
@@ -104,15 +106,21 @@ impl Window {
             return Insert::TooOld;
         }
         let slot = self.slot(day);
+        let (word, bit) = (slot / 64, slot % 64);
+        let price = price.unwrap_or(f32::NAN);
         let outcome = if self.sales[slot].is_nan() {
             self.observed += 1;
             Insert::NewDay
+        } else if self.sales[slot] == sales
+            && self.price[slot].to_bits() == price.to_bits()
+            && (self.promo[word] >> bit & 1 == 1) == promo
+        {
+            return Insert::Unchanged;
         } else {
             Insert::Replaced
         };
         self.sales[slot] = sales;
-        self.price[slot] = price.unwrap_or(f32::NAN);
-        let (word, bit) = (slot / 64, slot % 64);
+        self.price[slot] = price;
         if promo {
             self.promo[word] |= 1 << bit;
         } else {

@@ -31,6 +31,32 @@ pub struct Windows {
     replaced: AtomicU64,
 }
 
+/// What [`Windows::digest`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WindowDigest {
+    pub keys: usize,
+    /// Observed days across keys.
+    pub days: u64,
+    pub digest: String,
+}
+
+/// FNV-1a: a stable hash with no dependencies, for fingerprints only.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// Counts since the store was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WindowCounts {
@@ -61,14 +87,27 @@ impl Windows {
     }
 
     /// Adds one record that arrived on `partition`; returns the key's count of new
-    /// days since it was last queued for training.
-    pub fn insert(&self, record: &SalesRecord, partition: i32) -> u32 {
+    /// days since it was last queued for training. Only days after the key's
+    /// latest model's data count: a record read again after a restart, or a late
+    /// correction of a day a model already saw, is kept for the next training but
+    /// does not trigger one. `trained_through` is asked for keys seen the first time.
+    pub fn insert(
+        &self,
+        record: &SalesRecord,
+        partition: i32,
+        trained_through: impl FnOnce(&SeriesKey) -> Option<NaiveDate>,
+    ) -> u32 {
         let key = SeriesKey::new(record.store_id.clone(), record.item_id.clone());
+        let through = if self.map.contains_key(&key) {
+            None
+        } else {
+            trained_through(&key)
+        };
         let mut entry = self.map.entry(key).or_insert_with(|| KeyWindow {
             window: Window::new(self.capacity),
             partition,
             new_days: 0,
-            trained_through: None,
+            trained_through: through,
         });
         entry.partition = partition;
         let outcome = entry.window.insert(
@@ -77,7 +116,10 @@ impl Windows {
             record.price.map(|p| p as f32),
             record.promo.unwrap_or(false),
         );
-        self.count(outcome, &mut entry);
+        let seen = entry
+            .trained_through
+            .is_some_and(|through| record.date <= through);
+        self.count(outcome, &mut entry, !seen);
         entry.new_days
     }
 
@@ -86,14 +128,16 @@ impl Windows {
         self.map.insert(key, window);
     }
 
-    pub(crate) fn count(&self, outcome: Insert, entry: &mut KeyWindow) {
+    fn count(&self, outcome: Insert, entry: &mut KeyWindow, triggers: bool) {
+        let step = u32::from(triggers);
         match outcome {
-            Insert::NewDay => entry.new_days = entry.new_days.saturating_add(1),
+            Insert::NewDay => entry.new_days = entry.new_days.saturating_add(step),
             Insert::Replaced => {
                 // A corrected day changes the data as much as a new one.
-                entry.new_days = entry.new_days.saturating_add(1);
+                entry.new_days = entry.new_days.saturating_add(step);
                 self.replaced.fetch_add(1, Ordering::Relaxed);
             }
+            Insert::Unchanged => {}
             Insert::TooOld => {
                 self.too_old.fetch_add(1, Ordering::Relaxed);
             }
@@ -115,6 +159,41 @@ impl Windows {
             keys: self.map.len(),
             too_old: self.too_old.load(Ordering::Relaxed),
             replaced: self.replaced.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A fingerprint of every window's content (keys, days, values), equal for two
+    /// stores that hold the same data however it arrived: for checking that a
+    /// rebuild from the lake and the topic matches a replay of the topic alone.
+    pub fn digest(&self) -> WindowDigest {
+        let mut keys: Vec<(String, u64, usize)> = self
+            .map
+            .iter()
+            .map(|entry| {
+                let dense = entry.value().window.dense();
+                let mut hash = Fnv::default();
+                hash.write(&dense.start.to_string().into_bytes());
+                for ((sales, price), promo) in
+                    dense.sales.iter().zip(&dense.price).zip(&dense.promo)
+                {
+                    hash.write(&sales.to_bits().to_le_bytes());
+                    hash.write(&price.to_bits().to_le_bytes());
+                    hash.write(&[*promo]);
+                }
+                let days = dense.sales.iter().filter(|v| !v.is_nan()).count();
+                (entry.key().to_string(), hash.0, days)
+            })
+            .collect();
+        keys.sort();
+        let mut all = Fnv::default();
+        for (key, hash, _) in &keys {
+            all.write(key.as_bytes());
+            all.write(&hash.to_le_bytes());
+        }
+        WindowDigest {
+            keys: keys.len(),
+            days: keys.iter().map(|(_, _, days)| *days as u64).sum(),
+            digest: format!("{:016x}", all.0),
         }
     }
 

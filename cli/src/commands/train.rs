@@ -8,7 +8,10 @@ use anyhow::{Context as _, bail};
 use herd_lake::LakeRoot;
 use herd_models::{FeatureSet, ModelKind, TrainOptions};
 use herd_registry::ModelFilter;
-use herd_trainer::{Announcer, OnceOptions, OnceSummary, RunSettings, train_once};
+use herd_trainer::{
+    Announcer, ContinuousOptions, OnceOptions, OnceSummary, RunSettings, run_continuous, train_once,
+};
+use tokio_util::sync::CancellationToken;
 
 use crate::args::{ModelArgs, TrainArgs};
 use crate::config::{Settings, TrainSettings};
@@ -30,7 +33,7 @@ pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
         .window_days
         .map_or(settings.train.window_days, |d| d as usize);
     if !args.once {
-        bail!("continuous training is not available in this build yet; use `herd train --once`");
+        return continuous(settings, args, run, root, threads, window_days).await;
     }
     let options = OnceOptions {
         run,
@@ -50,6 +53,64 @@ pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
         .await
         .context("announcing models")??;
     print_summary(&summary, announced, &settings.topics.models);
+    Ok(())
+}
+
+async fn continuous(
+    settings: &Settings,
+    args: &TrainArgs,
+    run: RunSettings,
+    root: LakeRoot,
+    threads: usize,
+    window_days: usize,
+) -> anyhow::Result<()> {
+    let options = ContinuousOptions {
+        run,
+        window_days,
+        min_new_days: args
+            .min_new_days
+            .unwrap_or(settings.train.min_new_days)
+            .max(1),
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| settings.train.group.clone()),
+        topic: settings.topics.sales.clone(),
+        archive_writer: "archive".to_owned(),
+        threads,
+        batch_keys: settings.train.commit_every.max(1),
+        max_due_keys: settings.train.max_due_keys.max(1),
+        stop_when_idle: args.idle_exit.map(Duration::from_secs),
+    };
+    let announcer = Announcer::new(&settings.kafka_options(), &settings.topics.models)?;
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        crate::shutdown::signal().await;
+        stopper.cancel();
+    });
+    let summary = run_continuous(
+        &root,
+        &settings.kafka_options(),
+        &options,
+        announcer,
+        cancel,
+    )
+    .await?;
+    println!(
+        "followed {} records ({} malformed skipped) over {} keys; trained {} models ({} failed) in {} commits; {} rebalances",
+        summary.records,
+        summary.malformed,
+        summary.keys,
+        summary.trained + summary.failed,
+        summary.failed,
+        summary.commits,
+        summary.rebalances,
+    );
+    println!(
+        "windows: {} keys, {} observed days, digest {}",
+        summary.windows.keys, summary.windows.days, summary.windows.digest
+    );
     Ok(())
 }
 

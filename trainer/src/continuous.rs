@@ -1,0 +1,490 @@
+//! `herd train` without `--once`: a consumer group on `herd.sales` that keeps every
+//! owned key's window current and retrains a key once enough new days arrived.
+//!
+//! The windows are derived state, never committed anywhere: when partitions are
+//! assigned, their keys' windows are rebuilt from the lake's `sales` table, and the
+//! consumer starts each partition at the offset the archive stored in that same table
+//! version, so lake and topic together give every record exactly once. Training
+//! runs in its own task on a bounded pool; the consumer only marks keys as due (a
+//! key is due at most once however many records arrive), and pauses its partitions
+//! while too many keys wait.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use dashmap::DashMap;
+use herd_bus::{
+    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, KafkaOptions, LoopOptions,
+    LoopStats, OffsetRange, run_exactly_once,
+};
+use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
+use herd_models::ItemProfile;
+use herd_registry::{CandidateRegistry, ModelStatus};
+use herd_schemas::{SalesRecord, SeriesId, SeriesKey};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::announce::Announcer;
+use crate::error::{Result, TrainError};
+use crate::fit::RunSettings;
+use crate::lake_history;
+use crate::once::{fit_all, item_profiles, training_pool};
+use crate::window::DenseHistory;
+use crate::windows::{WindowDigest, Windows};
+
+/// How the continuous trainer follows the stream.
+#[derive(Debug, Clone)]
+pub struct ContinuousOptions {
+    pub run: RunSettings,
+    pub window_days: usize,
+    /// Retrain a key once this many new (or corrected) days arrived for it.
+    pub min_new_days: u32,
+    pub group: String,
+    /// The sales topic; its archive offsets are read from the `sales` table.
+    pub topic: String,
+    /// The writer name of the archive whose offsets the `sales` table stores.
+    pub archive_writer: String,
+    pub threads: usize,
+    /// Most keys trained and registered in one Delta commit.
+    pub batch_keys: usize,
+    /// Pause fetching while more keys than this wait for training.
+    pub max_due_keys: usize,
+    /// Stop once no record arrived for this long (after training what is due).
+    pub stop_when_idle: Option<Duration>,
+}
+
+/// What a continuous run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ContinuousSummary {
+    pub records: u64,
+    pub malformed: u64,
+    pub rebalances: u64,
+    pub trained: u64,
+    pub failed: u64,
+    pub commits: u64,
+    pub keys: usize,
+    pub too_old: u64,
+    /// The windows held at the end.
+    pub windows: WindowDigest,
+}
+
+/// Keys due for training, in the order they became due, each at most once.
+#[derive(Debug, Default)]
+struct DueKeys {
+    order: VecDeque<SeriesKey>,
+    set: HashSet<SeriesKey>,
+}
+
+impl DueKeys {
+    fn push(&mut self, key: SeriesKey) {
+        if self.set.insert(key.clone()) {
+            self.order.push_back(key);
+        }
+    }
+
+    fn take(&mut self, most: usize) -> Vec<SeriesKey> {
+        let n = most.min(self.order.len());
+        let keys: Vec<SeriesKey> = self.order.drain(..n).collect();
+        for key in &keys {
+            self.set.remove(key);
+        }
+        keys
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// State shared by the consumer side and the training task.
+struct Shared {
+    windows: Windows,
+    due: Mutex<DueKeys>,
+    wake: Notify,
+    /// The last data day of each key's latest registered model.
+    trained_through: DashMap<SeriesKey, NaiveDate>,
+    /// Item profiles for cold starts, from the keys with full history at the last load.
+    profiles: Mutex<HashMap<SeriesId, ItemProfile>>,
+    min_new_days: u32,
+}
+
+impl Shared {
+    fn mark_due(&self, key: SeriesKey) {
+        if let Ok(mut due) = self.due.lock() {
+            due.push(key);
+        }
+        self.wake.notify_one();
+    }
+
+    fn due_len(&self) -> usize {
+        self.due.lock().map_or(0, |due| due.len())
+    }
+}
+
+/// Follows `options.topic` until `cancel` fires (or the stream goes idle), then
+/// trains what is still due and returns.
+pub async fn run_continuous(
+    root: &LakeRoot,
+    kafka: &KafkaOptions,
+    options: &ContinuousOptions,
+    announcer: Announcer,
+    cancel: CancellationToken,
+) -> Result<ContinuousSummary> {
+    let registry = CandidateRegistry::open(root).await?;
+    let shared = Arc::new(Shared {
+        windows: Windows::new(options.window_days),
+        due: Mutex::new(DueKeys::default()),
+        wake: Notify::new(),
+        trained_through: registry
+            .all_trained_through()
+            .iter()
+            .map(|(k, d)| (k.clone(), *d))
+            .collect(),
+        profiles: Mutex::new(HashMap::new()),
+        min_new_days: options.min_new_days.max(1),
+    });
+    let sales = tables::open_or_create(root, &tables::sales()).await?;
+    let mut sink = TrainerSink {
+        kafka: kafka.clone(),
+        catching_up: HashMap::new(),
+        shared: Arc::clone(&shared),
+        run: options.run.clone(),
+        archive: ExactlyOnceAppender::new(sales, options.archive_writer.clone()),
+        next: HashMap::new(),
+        max_due_keys: options.max_due_keys.max(1),
+        malformed: 0,
+    };
+
+    let draining = CancellationToken::new();
+    let trainer = tokio::spawn(training_task(
+        Arc::clone(&shared),
+        registry,
+        announcer,
+        options.clone(),
+        draining.clone(),
+    ));
+    let loop_options = LoopOptions {
+        // Nothing is stored per flush; flushing only commits the offsets as a lag hint.
+        flush: FlushPolicy {
+            max_records: 100_000,
+            max_bytes: 64 << 20,
+            max_latency: Duration::from_secs(1),
+        },
+        stop_when_idle: options.stop_when_idle,
+    };
+    let consumed = run_exactly_once(
+        kafka,
+        &options.group,
+        &options.topic,
+        loop_options,
+        &mut sink,
+        cancel,
+    )
+    .await;
+    // Whatever ended the loop, let training finish what is due before returning.
+    draining.cancel();
+    shared.wake.notify_one();
+    let trained = trainer
+        .await
+        .map_err(|e| TrainError::Invalid(format!("the training task failed: {e}")))?;
+    let stats: LoopStats = consumed.map_err(|e| match e {
+        herd_bus::LoopError::Bus(e) => TrainError::Bus(e),
+        herd_bus::LoopError::Sink(e) => e,
+    })?;
+    let (trained, failed, commits) = trained?;
+    let counts = shared.windows.counts();
+    Ok(ContinuousSummary {
+        records: stats.records,
+        malformed: sink.malformed,
+        rebalances: stats.rebalances,
+        trained,
+        failed,
+        commits,
+        keys: counts.keys,
+        too_old: counts.too_old,
+        windows: shared.windows.digest(),
+    })
+}
+
+/// The consumer side: windows in, due keys out.
+struct TrainerSink {
+    kafka: KafkaOptions,
+    /// Partitions still replaying what the topic held when they were assigned, with
+    /// that high watermark: their keys are not trained until the replay is done, so
+    /// no model sees a window that is only partly rebuilt.
+    catching_up: HashMap<i32, i64>,
+    shared: Arc<Shared>,
+    run: RunSettings,
+    /// Reads the archive's offsets and rows from the `sales` table.
+    archive: ExactlyOnceAppender,
+    /// Per owned partition, the next offset this process will read.
+    next: HashMap<i32, i64>,
+    max_due_keys: usize,
+    malformed: u64,
+}
+
+impl TrainerSink {
+    /// A partition finished its replay: every key of it with enough new days is due.
+    fn caught_up(&self, partition: i32) {
+        let mut due = 0;
+        for mut entry in self.shared.windows.map().iter_mut() {
+            if entry.partition == partition && entry.new_days >= self.shared.min_new_days {
+                entry.new_days = 0;
+                due += 1;
+                self.shared.mark_due(entry.key().clone());
+            }
+        }
+        info!(partition, due, "partition caught up");
+    }
+}
+
+impl ExactlyOnceSink for TrainerSink {
+    type Error = TrainError;
+
+    async fn stored_offsets(
+        &mut self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<HashMap<i32, Option<i64>>> {
+        // Partitions kept across the rebalance go on from memory; revoked ones lose
+        // their windows; new ones are rebuilt from the lake.
+        let revoked: Vec<i32> = self
+            .next
+            .keys()
+            .copied()
+            .filter(|p| !partitions.contains(p))
+            .collect();
+        if !revoked.is_empty() {
+            self.shared.windows.drop_partitions(&revoked);
+            self.next.retain(|p, _| partitions.contains(p));
+        }
+        let new: HashSet<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !self.next.contains_key(p))
+            .collect();
+        let mut offsets: HashMap<i32, Option<i64>> = self
+            .next
+            .iter()
+            .map(|(p, next)| (*p, Some(*next)))
+            .collect();
+        if new.is_empty() {
+            return Ok(offsets);
+        }
+        let new_list: Vec<i32> = new.iter().copied().collect();
+        // Offsets first, then rows from the same table version: the rows are exactly
+        // those before the offsets.
+        let archived = self.archive.stored_versions(topic, &new_list).await?;
+        let (kafka, topic_name, list) = (self.kafka.clone(), topic.to_owned(), new_list.clone());
+        let highs = tokio::task::spawn_blocking(move || {
+            herd_bus::high_watermarks(&kafka, &topic_name, &list, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|e| TrainError::Invalid(format!("reading watermarks failed: {e}")))??;
+        self.catching_up.retain(|p, _| partitions.contains(p));
+        for &partition in &new_list {
+            let start = archived.get(&partition).copied().flatten().unwrap_or(0);
+            match highs.get(&partition) {
+                Some(&high) if start < high => {
+                    self.catching_up.insert(partition, high);
+                }
+                _ => {}
+            }
+        }
+        let loaded =
+            lake_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
+        let mut due = 0;
+        for mut entry in self.shared.windows.map().iter_mut() {
+            if !new.contains(&entry.partition) {
+                continue;
+            }
+            let through = self.shared.trained_through.get(entry.key()).map(|d| *d);
+            let last = entry.window.last_day();
+            let new_days = match (last, through) {
+                (Some(last), Some(through)) => (last - through).num_days().max(0) as u32,
+                (Some(_), None) => entry.window.observed_days() as u32,
+                (None, _) => 0,
+            };
+            entry.trained_through = through;
+            entry.new_days = new_days;
+            if new_days >= self.shared.min_new_days
+                && !self.catching_up.contains_key(&entry.partition)
+            {
+                entry.new_days = 0;
+                due += 1;
+                self.shared.mark_due(entry.key().clone());
+            }
+        }
+        let histories: Vec<(SeriesKey, DenseHistory)> = self
+            .shared
+            .windows
+            .map()
+            .iter()
+            .map(|e| (e.key().clone(), e.value().window.dense()))
+            .collect();
+        let profiles = item_profiles(&histories, &self.run);
+        if let Ok(mut shared) = self.shared.profiles.lock() {
+            *shared = profiles;
+        }
+        info!(
+            partitions = ?new_list,
+            keys = loaded.keys,
+            rows = loaded.rows,
+            files = loaded.scan.files,
+            due,
+            "rebuilt windows from the lake"
+        );
+        for partition in new_list {
+            let stored = archived.get(&partition).copied().flatten();
+            if let Some(next) = stored {
+                self.next.insert(partition, next);
+            }
+            offsets.insert(partition, stored);
+        }
+        Ok(offsets)
+    }
+
+    fn buffer(&mut self, record: ConsumedRecord<'_>) {
+        self.next.insert(record.partition, record.offset + 1);
+        let parsed = record
+            .payload
+            .ok_or_else(|| "no value".to_owned())
+            .and_then(|payload| SalesRecord::from_json(payload).map_err(|e| e.to_string()));
+        let record_value = match parsed {
+            Ok(parsed) => parsed.record,
+            Err(reason) => {
+                // The archive sends these to the dead-letter topic; counting them
+                // here keeps one copy there.
+                self.malformed += 1;
+                if self.malformed <= 10 {
+                    warn!(
+                        partition = record.partition,
+                        offset = record.offset,
+                        reason,
+                        "skipped a malformed record"
+                    );
+                }
+                return;
+            }
+        };
+        let shared = &self.shared;
+        let new_days = shared
+            .windows
+            .insert(&record_value, record.partition, |key| {
+                shared.trained_through.get(key).map(|d| *d)
+            });
+        if let Some(&high) = self.catching_up.get(&record.partition) {
+            if record.offset + 1 >= high {
+                self.catching_up.remove(&record.partition);
+                self.caught_up(record.partition);
+            }
+            return;
+        }
+        if new_days >= self.shared.min_new_days {
+            let key = SeriesKey::new(record_value.store_id, record_value.item_id);
+            if let Some(mut entry) = self.shared.windows.map().get_mut(&key) {
+                entry.new_days = 0;
+            }
+            self.shared.mark_due(key);
+        }
+    }
+
+    async fn flush(&mut self, _topic: &str, _ranges: &[OffsetRange]) -> Result<FlushOutcome> {
+        Ok(FlushOutcome::Committed)
+    }
+
+    fn discard(&mut self) {
+        // Records already in windows stay: `stored_offsets` resumes after them.
+    }
+
+    fn paused(&self) -> bool {
+        self.shared.due_len() >= self.max_due_keys
+    }
+}
+
+/// Trains due keys in batches until told to drain, then trains what is left.
+async fn training_task(
+    shared: Arc<Shared>,
+    mut registry: CandidateRegistry,
+    mut announcer: Announcer,
+    options: ContinuousOptions,
+    draining: CancellationToken,
+) -> Result<(u64, u64, u64)> {
+    let pool = Arc::new(training_pool(options.threads)?);
+    let (mut trained, mut failed, mut commits) = (0u64, 0u64, 0u64);
+    loop {
+        let keys = shared
+            .due
+            .lock()
+            .map(|mut due| due.take(options.batch_keys.max(1)))
+            .unwrap_or_default();
+        if keys.is_empty() {
+            if draining.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                _ = shared.wake.notified() => {}
+                _ = draining.cancelled() => {}
+                // A safety net against a lost wake-up.
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        let histories: Vec<(SeriesKey, DenseHistory)> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let dense = shared.windows.map().get(&key)?.window.dense();
+                Some((key, dense))
+            })
+            .collect();
+        if histories.is_empty() {
+            continue;
+        }
+        let (pool, run) = (Arc::clone(&pool), options.run.clone());
+        let mut profiles = shared
+            .profiles
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let models = tokio::task::spawn_blocking(move || {
+            profiles.extend(item_profiles(&histories, &run));
+            fit_all(&pool, &histories, &profiles, &run, Utc::now())
+        })
+        .await
+        .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        let rows = registry.register(models).await?;
+        commits += 1;
+        announcer.announce(&rows)?;
+        for row in &rows {
+            match row.status {
+                ModelStatus::Candidate => trained += 1,
+                ModelStatus::Failed => failed += 1,
+            }
+            if let Some(end) = row.data_end {
+                shared.trained_through.insert(row.key.clone(), end);
+                if let Some(mut entry) = shared.windows.map().get_mut(&row.key) {
+                    entry.trained_through = Some(end);
+                }
+            }
+        }
+        info!(
+            models = rows.len(),
+            due = shared.due_len(),
+            "trained and registered"
+        );
+    }
+    let delivered = tokio::task::spawn_blocking(move || announcer.finish(Duration::from_secs(30)))
+        .await
+        .map_err(|e| TrainError::Invalid(format!("announcing failed: {e}")))??;
+    info!(
+        trained,
+        failed,
+        commits,
+        events = delivered,
+        "training stopped"
+    );
+    Ok((trained, failed, commits))
+}
