@@ -2,7 +2,8 @@
 # Herd from nothing: starts a local Kafka broker when none is configured, builds the
 # `herd` binary, and runs the pipeline as far as it exists today, ending in a summary:
 # topics → generate the `small` data set → ingest (with a few bad records, which go to
-# the dead-letter topic) → archive into the Delta table `sales`, exactly once.
+# the dead-letter topic) → archive into the Delta table `sales`, exactly once → train
+# one model per key and register them in the Delta table `models`.
 #
 # Environment: HERD_BOOTSTRAP_SERVERS (use this broker instead of a local one),
 # HERD_DEMO_SIZE (small|medium|headline, default small).
@@ -52,6 +53,12 @@ step "herd ingest $demo/$size.parquet $demo/bad.jsonl"
 step "herd archive (until it has caught up)"
 "$herd" archive --idle-exit 5 --flush-latency-ms 1000 | tee "$demo/archive.txt"
 
+step "herd train --once (one model per key, chosen by backtest)"
+"$herd" train --once | tee "$demo/train.txt"
+
+step "herd models list --tag store_id=S0001 --limit 5"
+"$herd" models list --tag store_id=S0001 --limit 5
+
 step "Summary"
 echo "  broker:    $broker_status"
 echo "  generated: $(sed -n 's/^wrote \([0-9]*\) rows of \([0-9]*\) series.*/\1 rows, \2 series/p' "$demo/generate.txt")"
@@ -59,6 +66,8 @@ echo "  ingested:  $(head -n 1 "$demo/ingest.txt")"
 echo "  delivery:  $(sed -n 2p "$demo/ingest.txt")"
 echo "  rejected:  $(grep '^rejected ' "$demo/ingest.txt" | awk '{printf "%s %s  ", $2, $3}') → herd.sales.dlq"
 echo "  archived:  $(cat "$demo/archive.txt")"
-echo "  lake:      $HERD_LAKE_ROOT/sales (Delta; read it with Spark, DuckDB, polars or Python's deltalake)"
+echo "  trained:   $(head -n 1 "$demo/train.txt")"
+echo "  accuracy:  $(sed -n 's/^accuracy (keys with full history): //p' "$demo/train.txt")"
+echo "  lake:      $HERD_LAKE_ROOT/sales and $HERD_LAKE_ROOT/models (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
 echo
 echo "The broker keeps running for the next steps; stop it with: scripts/kafka.sh stop"

@@ -488,3 +488,22 @@ async fn training_task(
     );
     Ok((trained, failed, commits))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_due_once_however_often_it_is_marked() {
+        let key = |i: &str| -> SeriesKey { format!("S1/{i}").parse().unwrap() };
+        let mut due = DueKeys::default();
+        for item in ["I1", "I2", "I1", "I3", "I2"] {
+            due.push(key(item));
+        }
+        assert_eq!(due.len(), 3);
+        assert_eq!(due.take(2), [key("I1"), key("I2")]);
+        due.push(key("I1"));
+        assert_eq!(due.take(10), [key("I3"), key("I1")]);
+        assert_eq!(due.len(), 0);
+    }
+}

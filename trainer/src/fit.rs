@@ -157,3 +157,65 @@ fn failed(
         artifact: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use herd_models::ModelKind;
+
+    use super::*;
+
+    fn run() -> RunSettings {
+        RunSettings {
+            model: TrainOptions::default(),
+            run_id: "r1".into(),
+            tags: BTreeMap::from([
+                ("team".into(), "fresh".into()),
+                ("store_id".into(), "spoof".into()),
+            ]),
+        }
+    }
+
+    fn history(sales: Vec<f32>) -> DenseHistory {
+        let n = sales.len();
+        DenseHistory {
+            start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
+            sales,
+            price: vec![2.0; n],
+            promo: vec![0; n],
+        }
+    }
+
+    #[test]
+    fn a_full_history_gets_a_candidate_with_metrics_and_tags() {
+        let key: SeriesKey = "S1/I1".parse().unwrap();
+        let sales = (0..300).map(|t| 10.0 + (t % 7) as f32).collect();
+        let model = fit_key(&key, &history(sales), None, &run(), Utc::now());
+        let row = &model.row;
+        assert_eq!(row.status, ModelStatus::Candidate);
+        assert!(!row.cold_start);
+        assert!(row.metrics.unwrap().accuracy > 0.99);
+        assert_eq!(
+            row.tags["store_id"], "S1",
+            "built-in tags win over configured ones"
+        );
+        assert_eq!(row.tags["team"], "fresh");
+        assert_eq!(row.tags["model_type"], row.model_type.clone().unwrap());
+        assert!(ModelKind::parse(row.model_type.as_deref().unwrap()).is_some());
+        assert!(model.artifact.is_some());
+    }
+
+    #[test]
+    fn short_histories_start_cold_and_empty_ones_fail_with_a_reason() {
+        let key: SeriesKey = "S1/I1".parse().unwrap();
+        let short = fit_key(&key, &history(vec![3.0; 20]), None, &run(), Utc::now());
+        assert!(short.row.cold_start);
+        assert_eq!(short.row.model_type.as_deref(), Some("cold_start"));
+        let one_day = fit_key(&key, &history(vec![3.0]), None, &run(), Utc::now());
+        assert!(one_day.row.cold_start);
+        let empty = fit_key(&key, &history(vec![f32::NAN; 10]), None, &run(), Utc::now());
+        assert_eq!(empty.row.status, ModelStatus::Failed);
+        assert!(empty.row.error.as_deref().is_some_and(|e| !e.is_empty()));
+        assert!(empty.artifact.is_none());
+    }
+}

@@ -212,3 +212,73 @@ impl Windows {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use herd_schemas::SalesRecord;
+
+    use super::*;
+
+    fn record(item: &str, date: &str, sales: f64) -> SalesRecord {
+        SalesRecord {
+            store_id: "S1".parse().unwrap(),
+            item_id: item.parse().unwrap(),
+            date: NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+            sales,
+            price: Some(2.0),
+            promo: Some(false),
+        }
+    }
+
+    #[test]
+    fn only_days_after_the_latest_model_count_towards_retraining() {
+        let windows = Windows::new(30);
+        let through = NaiveDate::from_ymd_opt(2024, 1, 10);
+        let trained = |_: &SeriesKey| through;
+        // A day the model saw, read again: kept, but not new.
+        assert_eq!(
+            windows.insert(&record("I1", "2024-01-09", 3.0), 0, trained),
+            0
+        );
+        assert_eq!(
+            windows.insert(&record("I1", "2024-01-11", 3.0), 0, trained),
+            1
+        );
+        // The same record again changes nothing.
+        assert_eq!(
+            windows.insert(&record("I1", "2024-01-11", 3.0), 0, trained),
+            1
+        );
+        // A correction of a new day counts; one of an old day does not.
+        assert_eq!(
+            windows.insert(&record("I1", "2024-01-11", 4.0), 0, trained),
+            2
+        );
+        assert_eq!(
+            windows.insert(&record("I1", "2024-01-09", 9.0), 0, trained),
+            2
+        );
+        // A key never trained counts every day.
+        assert_eq!(
+            windows.insert(&record("I2", "2023-06-01", 1.0), 3, |_| None),
+            1
+        );
+        let counts = windows.counts();
+        assert_eq!((counts.keys, counts.replaced), (2, 2));
+    }
+
+    #[test]
+    fn revoked_partitions_lose_their_windows_and_digests_see_content_only() {
+        let a = Windows::new(30);
+        a.insert(&record("I1", "2024-01-01", 1.0), 0, |_| None);
+        a.insert(&record("I2", "2024-01-01", 2.0), 1, |_| None);
+        let b = Windows::new(30);
+        b.insert(&record("I2", "2024-01-01", 2.0), 7, |_| None);
+        b.insert(&record("I1", "2024-01-01", 1.0), 5, |_| None);
+        assert_eq!(a.digest(), b.digest());
+        a.drop_partitions(&[1]);
+        assert_eq!(a.counts().keys, 1);
+        assert_ne!(a.digest(), b.digest());
+    }
+}
