@@ -25,5 +25,5 @@ pub use appender::{AppendOptions, ExactlyOnceAppender, OffsetRange};
 pub use error::{LakeError, Result};
 pub use root::LakeRoot;
 pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
-pub use scan::{ScanOptions, ScanStats, scan};
+pub use scan::{ReadColumns, ScanOptions, ScanStats, parquet_reader, scan};
 pub use tables::{TableSpec, TableStats, open_or_create, table_stats};

@@ -10,6 +10,7 @@ mod continuous;
 mod error;
 mod fit;
 mod lake_history;
+mod loader;
 mod once;
 mod window;
 mod windows;
@@ -18,7 +19,8 @@ pub use announce::Announcer;
 pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous};
 pub use error::{Result, TrainError};
 pub use fit::{RunSettings, fit_key};
-pub use lake_history::{LoadSummary, WindowLoader, load};
+pub use lake_history::{LoadSummary, load};
+pub use loader::WindowLoader;
 pub use once::{
     OnceOptions, OnceSummary, fit_all, item_profiles, train_histories, train_once, training_pool,
 };

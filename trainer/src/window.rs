@@ -131,14 +131,19 @@ impl Window {
 
     /// Moves the end to `day`, clearing the slots of days that fall out.
     fn advance_to(&mut self, day: Day) {
-        let capacity = self.capacity() as i64;
-        let cleared = if self.observed == 0 {
-            capacity
-        } else {
-            (i64::from(day) - i64::from(self.end)).min(capacity)
-        };
-        for offset in 0..cleared {
-            let slot = (i64::from(day) - offset).rem_euclid(capacity) as usize;
+        if self.end == Day::MIN {
+            // A new window: every slot is empty already.
+            self.end = day;
+            return;
+        }
+        let capacity = self.capacity();
+        let steps = (i64::from(day) - i64::from(self.end)).min(capacity as i64) as usize;
+        let mut slot = self.slot(self.end);
+        for _ in 0..steps {
+            slot += 1;
+            if slot == capacity {
+                slot = 0;
+            }
             if !self.sales[slot].is_nan() {
                 self.observed -= 1;
             }

@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use herd_ingest::generate::write_file;
-use herd_lake::LakeRoot;
-use herd_lake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use herd_lake::{LakeRoot, ReadColumns, parquet_reader};
 use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
 use herd_trainer::{DenseHistory, WindowLoader, Windows, fit_all, item_profiles, training_pool};
@@ -97,17 +96,34 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
     Ok(())
 }
 
+/// Reads `input` into `windows`: one thread decodes Parquet (ids kept as
+/// dictionaries), the caller's thread folds the batches into windows as they come.
 fn read_windows(input: &Path, windows: &Windows) -> anyhow::Result<(u64, usize)> {
     let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(64 * 1024).build())
-        .with_context(|| format!("{} is not a Parquet file", input.display()))?;
-    let mut loader = WindowLoader::new(windows.capacity(), None);
-    for batch in reader {
-        let batch = batch.with_context(|| format!("reading {}", input.display()))?;
-        loader.add(&batch)?;
-    }
-    Ok(loader.finish(windows))
+    let columns = ReadColumns {
+        read: ["store_id", "item_id", "date", "sales", "price", "promo"]
+            .map(str::to_owned)
+            .to_vec(),
+        dictionary: vec!["store_id".into(), "item_id".into()],
+    };
+    let reader = parquet_reader(file, &columns)
+        .map_err(|e| anyhow::anyhow!("{} is not a sales Parquet file: {e}", input.display()))?;
+    let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for batch in reader {
+                if sender.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut loader = WindowLoader::new(windows.capacity(), None);
+        for batch in receiver {
+            let batch = batch.with_context(|| format!("reading {}", input.display()))?;
+            loader.add(&batch)?;
+        }
+        Ok(loader.finish(windows))
+    })
 }
 
 fn accuracy(models: &[NewModel]) -> serde_json::Value {

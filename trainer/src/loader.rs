@@ -1,0 +1,331 @@
+//! Folding batches of sales rows into windows, fast: ids are matched per distinct
+//! (store, item) pair of a batch, through Parquet's dictionaries when the reader kept
+//! them, so a row costs two array lookups and a window insert.
+
+use std::collections::{HashMap, HashSet};
+
+use herd_lake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
+use herd_lake::arrow::compute::cast;
+use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type};
+use herd_schemas::{SeriesId, SeriesKey};
+
+use crate::error::{Result, TrainError};
+use crate::window::{Insert, Window};
+use crate::windows::{KeyWindow, Windows};
+
+/// A batch's dictionaries larger than this many (store, item) pairs are matched
+/// through a hash map instead of a table.
+const MAX_PAIR_TABLE: usize = 1 << 22;
+
+/// Folds batches of sales rows (`store_id`, `item_id`, `date`, `sales`, `price`,
+/// `promo`, and optionally `kafka_partition`) into windows, in the order given, so
+/// that of two rows for one key and day the later wins.
+pub struct WindowLoader<'a> {
+    capacity: usize,
+    partitions: Option<&'a HashSet<i32>>,
+    /// `store_id/item_id` → index into `keys`.
+    by_name: HashMap<Box<str>, usize>,
+    keys: Vec<(SeriesKey, KeyWindow)>,
+    name: String,
+    /// Key indices by (store code, item code) for the dictionaries last seen.
+    pairs: Option<PairTable>,
+    rows: u64,
+    too_old: u64,
+    replaced: u64,
+}
+
+/// Key indices of every (store, item) code pair of one pair of dictionaries.
+/// The table holds the dictionaries themselves, so their buffers cannot be freed
+/// and reused by other values while it compares addresses.
+struct PairTable {
+    stores: StringArray,
+    items: StringArray,
+    width: usize,
+    index: Vec<u32>,
+}
+
+/// Whether two dictionaries are the same values: batches of one Parquet row group
+/// share the buffer.
+fn same_values(a: &StringArray, b: &StringArray) -> bool {
+    a.len() == b.len()
+        && std::ptr::eq(a.values().as_ptr(), b.values().as_ptr())
+        && std::ptr::eq(a.offsets().as_ptr(), b.offsets().as_ptr())
+}
+
+/// A batch's id column as dictionary codes and values.
+struct Codes {
+    codes: Int32Array,
+    values: StringArray,
+    dictionary: bool,
+}
+
+impl Codes {
+    fn of(array: &ArrayRef, name: &str) -> Result<Codes> {
+        let corrupt = |what: String| TrainError::Corrupt(format!("sales rows: `{name}` {what}"));
+        if let Some(dictionary) = array.as_dictionary_opt::<Int32Type>() {
+            let values = cast(dictionary.values(), &DataType::Utf8)
+                .map_err(|e| corrupt(format!("has unreadable values: {e}")))?;
+            return Ok(Codes {
+                codes: dictionary.keys().clone(),
+                values: values.as_string::<i32>().clone(),
+                dictionary: true,
+            });
+        }
+        // Plain strings: every row is its own code.
+        let values =
+            cast(array, &DataType::Utf8).map_err(|e| corrupt(format!("is not text: {e}")))?;
+        let values = values.as_string::<i32>().clone();
+        Ok(Codes {
+            codes: Int32Array::from_iter_values(0..values.len() as i32),
+            values,
+            dictionary: false,
+        })
+    }
+}
+
+impl<'a> WindowLoader<'a> {
+    /// Windows of `capacity` days, keeping rows of `partitions` only (all when `None`).
+    pub fn new(capacity: usize, partitions: Option<&'a HashSet<i32>>) -> Self {
+        Self {
+            capacity,
+            partitions,
+            by_name: HashMap::new(),
+            keys: Vec::new(),
+            name: String::new(),
+            pairs: None,
+            rows: 0,
+            too_old: 0,
+            replaced: 0,
+        }
+    }
+
+    /// Moves the windows into `windows`; returns the rows kept and the keys seen.
+    pub fn finish(self, windows: &Windows) -> (u64, usize) {
+        windows.add_counts(self.too_old, self.replaced);
+        let keys = self.keys.len();
+        for (key, window) in self.keys {
+            windows.put(key, window);
+        }
+        (self.rows, keys)
+    }
+
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let corrupt = |what: &str| TrainError::Corrupt(format!("sales rows: {what}"));
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| corrupt(&format!("no column `{name}`")))
+        };
+        let number = |name: &str| {
+            column(name)?
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(|| corrupt(&format!("`{name}` is not a float")))
+        };
+        let stores = Codes::of(column("store_id")?, "store_id")?;
+        let items = Codes::of(column("item_id")?, "item_id")?;
+        let dates = column("date")?
+            .as_primitive_opt::<Date32Type>()
+            .ok_or_else(|| corrupt("`date` is not a date"))?;
+        let (sales, prices) = (number("sales")?, number("price")?);
+        let promos = column("promo")?
+            .as_boolean_opt()
+            .ok_or_else(|| corrupt("`promo` is not a boolean"))?;
+        let partitions = match batch.column_by_name("kafka_partition") {
+            Some(column) => Some(
+                column
+                    .as_primitive_opt::<Int32Type>()
+                    .ok_or_else(|| corrupt("`kafka_partition` is not an integer"))?,
+            ),
+            None => None,
+        };
+        if stores.codes.null_count() > 0 || items.codes.null_count() > 0 {
+            return Err(corrupt("an id is null"));
+        }
+
+        // Pass 1: each kept row's key. Dictionaries usually stay the same from one
+        // batch to the next (one per Parquet row group), and so does the pair table.
+        let dictionaries = stores.dictionary && items.dictionary;
+        let same = self.pairs.as_ref().is_some_and(|p| {
+            same_values(&p.stores, &stores.values) && same_values(&p.items, &items.values)
+        });
+        if dictionaries && !same {
+            let size = stores.values.len().saturating_mul(items.values.len());
+            self.pairs = (size <= MAX_PAIR_TABLE).then(|| PairTable {
+                stores: stores.values.clone(),
+                items: items.values.clone(),
+                width: items.values.len(),
+                index: vec![u32::MAX; size],
+            });
+        } else if !dictionaries {
+            self.pairs = None;
+        }
+        let mut pairs = self.pairs.take();
+        let (store_codes, item_codes) = (stores.codes.values(), items.codes.values());
+        let mut rows: Vec<(u32, u32)> = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let partition = partitions.map_or(-1, |p| p.value(row));
+            if self
+                .partitions
+                .is_some_and(|keep| !keep.contains(&partition))
+            {
+                continue;
+            }
+            let (s, i) = (store_codes[row] as usize, item_codes[row] as usize);
+            let cached = pairs
+                .as_ref()
+                .and_then(|t| t.index.get(s * t.width + i).copied())
+                .filter(|&index| index != u32::MAX);
+            let index = match cached {
+                Some(index) => index as usize,
+                None => {
+                    let index =
+                        self.index_of(stores.values.value(s), items.values.value(i), partition)?;
+                    if let Some(slot) = pairs
+                        .as_mut()
+                        .and_then(|t| t.index.get_mut(s * t.width + i))
+                    {
+                        *slot = index as u32;
+                    }
+                    index
+                }
+            };
+            rows.push((index as u32, row as u32));
+        }
+        self.pairs = pairs;
+
+        // Pass 2, key by key: a batch of day-ordered rows touches every window, and
+        // visiting them in key order (stable, so a later row still wins) keeps each
+        // window in cache for its few days instead of missing it on every row.
+        // Rows are unique, so sorting the pairs unstably is the stable sort by key.
+        rows.sort_unstable();
+        let (day_values, sales_values, price_values) =
+            (dates.values(), sales.values(), prices.values());
+        for (index, row) in rows {
+            let row = row as usize;
+            let price = (!prices.is_null(row)).then(|| price_values[row] as f32);
+            let promo = !promos.is_null(row) && promos.value(row);
+            let entry = &mut self.keys[index as usize].1;
+            entry.partition = partitions.map_or(-1, |p| p.values()[row]);
+            match entry
+                .window
+                .insert(day_values[row], sales_values[row] as f32, price, promo)
+            {
+                Insert::NewDay | Insert::Unchanged => {}
+                Insert::Replaced => self.replaced += 1,
+                Insert::TooOld => self.too_old += 1,
+            }
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    fn index_of(&mut self, store: &str, item: &str, partition: i32) -> Result<usize> {
+        self.name.clear();
+        self.name.push_str(store);
+        self.name.push('/');
+        self.name.push_str(item);
+        if let Some(&index) = self.by_name.get(self.name.as_str()) {
+            return Ok(index);
+        }
+        let parse = |id: &str| {
+            id.parse::<SeriesId>()
+                .map_err(|e| TrainError::Corrupt(format!("sales rows: id `{id}`: {e}")))
+        };
+        let key = SeriesKey::new(parse(store)?, parse(item)?);
+        self.keys.push((
+            key,
+            KeyWindow {
+                window: Window::new(self.capacity),
+                partition,
+                new_days: 0,
+                trained_through: None,
+            },
+        ));
+        let index = self.keys.len() - 1;
+        self.by_name.insert(self.name.as_str().into(), index);
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use herd_lake::arrow::array::{BooleanArray, Date32Array, DictionaryArray, Float64Array};
+    use herd_lake::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    /// Rows (store, item, day, sales) as a batch, ids plain or as dictionaries.
+    fn batch(rows: &[(&str, &str, i32, f64)], dictionary: bool) -> RecordBatch {
+        type Row<'r> = (&'r str, &'r str, i32, f64);
+        let ids = |pick: for<'r> fn(&Row<'r>) -> &'r str| -> ArrayRef {
+            let values: Vec<&str> = rows.iter().map(pick).collect();
+            if dictionary {
+                Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>())
+            } else {
+                Arc::new(StringArray::from(values))
+            }
+        };
+        let (store, item) = (ids(|r| r.0), ids(|r| r.1));
+        let schema = Schema::new(vec![
+            Field::new("store_id", store.data_type().clone(), false),
+            Field::new("item_id", item.data_type().clone(), false),
+            Field::new("date", DataType::Date32, false),
+            Field::new("sales", DataType::Float64, false),
+            Field::new("price", DataType::Float64, true),
+            Field::new("promo", DataType::Boolean, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                store,
+                item,
+                Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(rows.iter().map(|r| r.3).collect::<Float64Array>()),
+                Arc::new(rows.iter().map(|_| None::<f64>).collect::<Float64Array>()),
+                Arc::new(rows.iter().map(|_| Some(false)).collect::<BooleanArray>()),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn load(batches: &[RecordBatch]) -> Windows {
+        let windows = Windows::new(10);
+        let mut loader = WindowLoader::new(10, None);
+        for b in batches {
+            loader.add(b).unwrap();
+        }
+        loader.finish(&windows);
+        windows
+    }
+
+    #[test]
+    fn dictionary_and_plain_ids_give_the_same_windows_and_later_rows_win() {
+        let rows = [
+            ("S1", "I1", 100, 1.0),
+            ("S1", "I2", 100, 2.0),
+            ("S2", "I1", 100, 3.0),
+            ("S1", "I1", 101, 4.0),
+            ("S1", "I1", 100, 5.0), // a later correction of day 100
+            ("S2", "I1", 101, 6.0),
+        ];
+        let (first, second) = rows.split_at(3);
+        let plain = load(&[batch(first, false), batch(second, false)]);
+        let dict = load(&[batch(first, true), batch(second, true)]);
+        assert_eq!(plain.digest(), dict.digest());
+        assert_eq!(plain.counts().keys, 3);
+        let key: SeriesKey = "S1/I1".parse().unwrap();
+        let dense = dict.map().get(&key).unwrap().window.dense();
+        assert_eq!(dense.sales, [5.0, 4.0]);
+        assert_eq!(dict.counts().replaced, 1);
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_not_a_panic() {
+        let b = batch(&[("S1", "I1", 1, 1.0)], false);
+        let without_sales = b.project(&[0, 1, 2, 4, 5]).unwrap();
+        let mut loader = WindowLoader::new(10, None);
+        assert!(loader.add(&without_sales).is_err());
+    }
+}
