@@ -26,4 +26,4 @@ pub use error::{LakeError, Result};
 pub use root::LakeRoot;
 pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
 pub use scan::{ReadColumns, ScanOptions, ScanStats, parquet_reader, scan};
-pub use tables::{TableSpec, TableStats, open_or_create, table_stats};
+pub use tables::{TableSpec, TableStats, open_existing, open_or_create, table_stats};

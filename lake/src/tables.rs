@@ -87,6 +87,26 @@ pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTa
     }
 }
 
+/// Opens table `spec.name` under `root` if it exists, checking its schema; `None`
+/// when nothing is there yet. Creates nothing, for readers.
+pub async fn open_existing(root: &LakeRoot, spec: &TableSpec) -> Result<Option<DeltaTable>> {
+    let url = root.table_url(&spec.name)?;
+    if root.is_local() {
+        let exists = url
+            .to_file_path()
+            .is_ok_and(|path| path.join("_delta_log").is_dir());
+        if !exists {
+            return Ok(None);
+        }
+    }
+    let expected = kernel_schema(&url, spec)?;
+    let Some(table) = try_open(&url).await? else {
+        return Ok(None);
+    };
+    check_matches(&table, &url, &expected, spec)?;
+    Ok(Some(table))
+}
+
 /// Files, rows and bytes in a table version, from the log's `add` actions and
 /// their statistics (no data file is read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

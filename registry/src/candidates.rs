@@ -51,6 +51,21 @@ impl CandidateRegistry {
         Ok(registry)
     }
 
+    /// Opens `models` under `root` for reading; `None` when no model was ever
+    /// registered there. Creates nothing.
+    pub async fn open_existing(root: &LakeRoot) -> Result<Option<Self>> {
+        let Some(table) = tables::open_existing(root, &models_table()).await? else {
+            return Ok(None);
+        };
+        let mut registry = Self {
+            appender: ExactlyOnceAppender::new(table, "registry"),
+            latest: HashMap::new(),
+            trained_through: HashMap::new(),
+        };
+        registry.load_versions().await?;
+        Ok(Some(registry))
+    }
+
     pub fn table(&self) -> &DeltaTable {
         self.appender.table()
     }

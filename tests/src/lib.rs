@@ -6,13 +6,15 @@
 //!
 //! Modules: [`env`] gives a test its own topics and lake, [`topic`] reads a topic
 //! back, [`lake`] and [`parquet`] read the Delta `sales` table, [`python`] reads it
-//! with Python's `deltalake`, and [`process`] runs services in the background.
+//! with Python's `deltalake`, [`registry`] reads the `models` table both ways, and
+//! [`process`] runs services in the background.
 
 pub mod env;
 pub mod lake;
 pub mod parquet;
 pub mod process;
 pub mod python;
+pub mod registry;
 pub mod topic;
 
 use std::path::PathBuf;

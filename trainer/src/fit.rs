@@ -103,7 +103,9 @@ fn registered(
         } else {
             run.model.folds as i32
         },
-        metrics: Some(HoldoutMetrics {
+        // A cold start with under a week of days has no holdout to score on: its
+        // metrics are unknown, not zero.
+        metrics: (!cold_start || trained.observed_days >= 7).then_some(HoldoutMetrics {
             mae: m.mae,
             rmse: m.rmse,
             wape: m.wape,
@@ -213,6 +215,7 @@ mod tests {
         assert_eq!(short.row.model_type.as_deref(), Some("cold_start"));
         let one_day = fit_key(&key, &history(vec![3.0]), None, &run(), Utc::now());
         assert!(one_day.row.cold_start);
+        assert!(one_day.row.metrics.is_none(), "one day cannot be scored");
         let empty = fit_key(&key, &history(vec![f32::NAN; 10]), None, &run(), Utc::now());
         assert_eq!(empty.row.status, ModelStatus::Failed);
         assert!(empty.row.error.as_deref().is_some_and(|e| !e.is_empty()));

@@ -86,14 +86,19 @@ pub async fn train_once(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<OnceSummary> {
     let started = Instant::now();
-    let sales = tables::open_or_create(root, &tables::sales()).await?;
+    let no_rows = || {
+        TrainError::NoData(format!(
+            "the sales table under {} has no rows (run `herd archive` after `herd ingest`)",
+            root.url()
+        ))
+    };
+    let sales = tables::open_existing(root, &tables::sales())
+        .await?
+        .ok_or_else(no_rows)?;
     let windows = Windows::new(options.window_days);
     let load: LoadSummary = lake_history::load(&windows, &sales, None).await?;
     if load.keys == 0 {
-        return Err(TrainError::NoData(format!(
-            "the sales table under {} has no rows (run `herd archive` after `herd ingest`)",
-            root.url()
-        )));
+        return Err(no_rows());
     }
     let histories: Vec<(SeriesKey, DenseHistory)> = windows
         .map()

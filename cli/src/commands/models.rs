@@ -135,5 +135,12 @@ fn print_row(row: &ModelRow) {
 
 async fn open(settings: &Settings) -> anyhow::Result<CandidateRegistry> {
     let root = LakeRoot::parse(&settings.lake_root)?;
-    Ok(CandidateRegistry::open(&root).await?)
+    CandidateRegistry::open_existing(&root)
+        .await?
+        .with_context(|| {
+            format!(
+                "no model registry under {}: run `herd train` first",
+                settings.lake_root
+            )
+        })
 }
