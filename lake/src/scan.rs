@@ -86,6 +86,7 @@ where
             let columns = ReadColumns {
                 read: options.columns.clone(),
                 dictionary: options.dictionary_columns.clone(),
+                batch_rows: 256 * 1024,
             };
             let index = next_to_start;
             next_to_start += 1;
@@ -145,9 +146,11 @@ pub struct ReadColumns {
     /// Columns by name; empty reads all.
     pub read: Vec<String>,
     pub dictionary: Vec<String>,
+    /// Rows per batch; 0 means 65,536.
+    pub batch_rows: usize,
 }
 
-/// A reader of Arrow batches of 64K rows from Parquet held in `source` (bytes in
+/// A reader of Arrow batches from Parquet held in `source` (bytes in
 /// memory or a file).
 pub fn parquet_reader<R: ChunkReader + 'static>(
     source: R,
@@ -194,8 +197,13 @@ pub fn parquet_reader<R: ChunkReader + 'static>(
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         builder.with_projection(mask)
     };
+    let batch_rows = if columns.batch_rows == 0 {
+        64 * 1024
+    } else {
+        columns.batch_rows
+    };
     builder
-        .with_batch_size(64 * 1024)
+        .with_batch_size(batch_rows)
         .build()
         .map_err(|e| e.to_string())
 }

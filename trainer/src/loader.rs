@@ -34,6 +34,25 @@ pub struct WindowLoader<'a> {
     replaced: u64,
 }
 
+/// The (key, row) pairs ordered by key, rows of one key in their original order: a
+/// counting sort, linear in rows and keys.
+fn by_key(rows: &[(u32, u32)], keys: usize) -> Vec<(u32, u32)> {
+    let mut starts = vec![0u32; keys + 1];
+    for &(key, _) in rows {
+        starts[key as usize + 1] += 1;
+    }
+    for k in 1..starts.len() {
+        starts[k] += starts[k - 1];
+    }
+    let mut sorted = vec![(0u32, 0u32); rows.len()];
+    for &(key, row) in rows {
+        let at = &mut starts[key as usize];
+        sorted[*at as usize] = (key, row);
+        *at += 1;
+    }
+    sorted
+}
+
 /// Key indices of every (store, item) code pair of one pair of dictionaries.
 /// The table holds the dictionaries themselves, so their buffers cannot be freed
 /// and reused by other values while it compares addresses.
@@ -196,8 +215,7 @@ impl<'a> WindowLoader<'a> {
         // Pass 2, key by key: a batch of day-ordered rows touches every window, and
         // visiting them in key order (stable, so a later row still wins) keeps each
         // window in cache for its few days instead of missing it on every row.
-        // Rows are unique, so sorting the pairs unstably is the stable sort by key.
-        rows.sort_unstable();
+        let rows = by_key(&rows, self.keys.len());
         let (day_values, sales_values, price_values) =
             (dates.values(), sales.values(), prices.values());
         for (index, row) in rows {
