@@ -6,21 +6,14 @@
 use std::fs::File;
 use std::time::Instant;
 
-use herd_lake::{ReadColumns, parquet_reader};
+use herd_lake::parquet_reader;
 use herd_trainer::{WindowLoader, Windows};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: load_speed FILE.parquet")?;
-    let columns = ReadColumns {
-        read: ["store_id", "item_id", "date", "sales", "price", "promo"]
-            .map(str::to_owned)
-            .to_vec(),
-        dictionary: vec!["store_id".into(), "item_id".into()],
-        // Big batches give each key many days per visit: fewer cache misses.
-        batch_rows: 512 * 1024,
-    };
+    let columns = WindowLoader::parquet_columns();
     let started = Instant::now();
     let batches: Vec<_> =
         parquet_reader(File::open(&path)?, &columns)?.collect::<Result<_, _>>()?;

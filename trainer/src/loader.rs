@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use herd_lake::ReadColumns;
 use herd_lake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use herd_lake::arrow::compute::cast;
 use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type};
@@ -103,6 +104,19 @@ impl Codes {
 }
 
 impl<'a> WindowLoader<'a> {
+    /// How to read a sales Parquet file for the loader: its columns, ids as
+    /// dictionaries, and big batches, which give each key many days per visit and so
+    /// fewer cache misses.
+    pub fn parquet_columns() -> ReadColumns {
+        ReadColumns {
+            read: ["store_id", "item_id", "date", "sales", "price", "promo"]
+                .map(str::to_owned)
+                .to_vec(),
+            dictionary: vec!["store_id".into(), "item_id".into()],
+            batch_rows: 512 * 1024,
+        }
+    }
+
     /// Windows of `capacity` days, keeping rows of `partitions` only (all when `None`).
     pub fn new(capacity: usize, partitions: Option<&'a HashSet<i32>>) -> Self {
         Self {

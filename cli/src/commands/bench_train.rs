@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use herd_ingest::generate::write_file;
-use herd_lake::{LakeRoot, ReadColumns, parquet_reader};
+use herd_lake::{LakeRoot, parquet_reader};
 use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
 use herd_trainer::{DenseHistory, WindowLoader, Windows, fit_all, item_profiles, training_pool};
@@ -100,14 +100,7 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
 /// dictionaries), the caller's thread folds the batches into windows as they come.
 fn read_windows(input: &Path, windows: &Windows) -> anyhow::Result<(u64, usize)> {
     let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-    let columns = ReadColumns {
-        read: ["store_id", "item_id", "date", "sales", "price", "promo"]
-            .map(str::to_owned)
-            .to_vec(),
-        dictionary: vec!["store_id".into(), "item_id".into()],
-        // Big batches give each key many days per visit: fewer cache misses.
-        batch_rows: 512 * 1024,
-    };
+    let columns = WindowLoader::parquet_columns();
     let reader = parquet_reader(file, &columns)
         .map_err(|e| anyhow::anyhow!("{} is not a sales Parquet file: {e}", input.display()))?;
     let (sender, receiver) = std::sync::mpsc::sync_channel(4);
