@@ -21,6 +21,7 @@ pub struct Settings {
     pub topics: TopicSettings,
     pub log: LogSettings,
     pub train: TrainSettings,
+    pub promote: PromoteSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
     /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
     /// Numbers and booleans are accepted and passed on as text.
@@ -39,6 +40,23 @@ pub struct TopicSettings {
     pub sales_dlq: String,
     pub models: String,
     pub predictions: String,
+}
+
+/// How candidates reach production: `[promote]` in herd.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromoteSettings {
+    /// The business rule, a CEL expression over a candidate's metrics and tags;
+    /// checked when the configuration loads.
+    pub rule: String,
+}
+
+impl Default for PromoteSettings {
+    fn default() -> Self {
+        Self {
+            rule: herd_registry::DEFAULT_RULE.to_owned(),
+        }
+    }
 }
 
 /// How `herd train` trains: `[train]` in herd.toml.
@@ -114,6 +132,7 @@ impl Default for Settings {
             topics: TopicSettings::default(),
             log: LogSettings::default(),
             train: TrainSettings::default(),
+            promote: PromoteSettings::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -147,12 +166,13 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 6] = [
+const ENV_KEYS: [&str; 7] = [
     "bootstrap_servers",
     "lake_root",
     "topics",
     "log",
     "train",
+    "promote",
     "kafka",
 ];
 
@@ -237,6 +257,9 @@ impl Settings {
             .into_iter()
             .map(|(key, value)| (key.replace('_', "."), value))
             .collect();
+        // A rule that cannot be judged is refused before anything runs.
+        herd_registry::PromotionRule::parse(&settings.promote.rule)
+            .map_err(|e| ConfigError::Layer(format!("promote.rule: {e}")))?;
         Ok(Loaded {
             settings,
             file: used,

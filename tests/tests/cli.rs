@@ -143,6 +143,49 @@ fn bad_config_file_names_file_line_and_key() {
 }
 
 #[test]
+fn a_promotion_rule_that_cannot_be_judged_is_refused_at_start_up() {
+    let cases = [
+        // Does not parse: the position of the missing operand.
+        ("accuracy >= ", "promote.rule: promotion rule 1:13: "),
+        // Names a metric that does not exist: where it is written.
+        (
+            "accuracy > 0.5 && acuracy > 0.1",
+            "promote.rule: promotion rule 1:19: unknown name `acuracy`",
+        ),
+    ];
+    for (rule, expected) in cases {
+        let mut file = tempfile();
+        writeln!(file.1, "[promote]\nrule = {rule:?}").expect("written");
+        let output = herd()
+            .args(["--config", &file.0, "doctor"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{rule}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {expected}")),
+            "{stderr}"
+        );
+    }
+    let mut good = tempfile();
+    writeln!(
+        good.1,
+        "[promote]\nrule = \"accuracy >= 0.9 && tags['team'] == 'fresh'\""
+    )
+    .expect("written");
+    let output = herd()
+        .args(["--config", &good.0, "doctor"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("accuracy >= 0.9"),
+        "doctor shows the rule: {stdout}"
+    );
+}
+
+#[test]
 fn environment_overrides_file_and_flags_override_environment() {
     let mut file = tempfile();
     writeln!(file.1, "[topics]\npartitions = 3").expect("written");
