@@ -720,3 +720,75 @@ fn unknown_model_and_bad_tag_are_one_line_errors() {
         );
     }
 }
+
+#[test]
+fn a_second_trainer_in_the_group_does_not_retrain_what_the_first_trained() {
+    let env = Env::new("train-group", 3);
+    env.create_topics();
+    herd_ok(
+        &env,
+        "generate",
+        &[
+            "generate",
+            "sales.jsonl",
+            "--stores",
+            "4",
+            "--items",
+            "10",
+            "--days",
+            "150",
+        ],
+    );
+    ingest(&env, "ingest", "sales.jsonl");
+    let keys = key_days(&env.path("sales.jsonl"))
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect::<BTreeSet<_>>()
+        .len();
+
+    // Nothing is archived: the first member rebuilds every window from the topic
+    // and trains every key.
+    let group = herd_tests::unique("train-group");
+    let mut first = env.herd();
+    first.args(["train", "--group", &group, "--idle-exit", "15"]);
+    let mut first = Background::spawn(first, env.dir(), "train-first");
+    let started = Instant::now();
+    while models_count(&env) < keys {
+        assert!(
+            first.is_running(),
+            "the first trainer stopped:\n{}",
+            first.stderr()
+        );
+        assert!(
+            started.elapsed() < FINISH,
+            "not every key was trained:\n{}",
+            first.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // A second member joins: the group splits the partitions, the second rebuilds
+    // its share and finds every key trained already.
+    let second = train_continuously(&env, "train-second", &group, None);
+    assert_eq!(second.trained, 0, "{second:?}");
+    first.wait_success(FINISH);
+
+    let versions = models_json(&env, &["list", "--all-versions"]);
+    let distinct: BTreeSet<String> = keys_of(&versions).into_iter().collect();
+    assert_eq!(distinct.len(), keys);
+    assert_eq!(versions.len(), keys, "a key was trained twice");
+}
+
+/// Registered versions so far, or 0 before the registry exists.
+fn models_count(env: &Env) -> usize {
+    let ran = Ran::run(
+        env.herd()
+            .args(["models", "list", "--all-versions", "--format", "json"]),
+        None,
+    );
+    if ran.success {
+        ran.stdout.lines().count()
+    } else {
+        0
+    }
+}

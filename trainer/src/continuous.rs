@@ -148,6 +148,7 @@ pub async fn run_continuous(
     });
     let sales = tables::open_or_create(root, &tables::sales()).await?;
     let mut sink = TrainerSink {
+        root: root.clone(),
         kafka: kafka.clone(),
         catching_up: HashMap::new(),
         shared: Arc::clone(&shared),
@@ -211,6 +212,7 @@ pub async fn run_continuous(
 
 /// The consumer side: windows in, due keys out.
 struct TrainerSink {
+    root: LakeRoot,
     kafka: KafkaOptions,
     /// Partitions still replaying what the topic held when they were assigned, with
     /// that high watermark: their keys are not trained until the replay is done, so
@@ -296,6 +298,17 @@ impl ExactlyOnceSink for TrainerSink {
         }
         let loaded =
             lake_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
+        // Another member of the group may have trained these keys since this process
+        // started: what the registry holds now decides what is due.
+        if let Some(registry) = CandidateRegistry::open_existing(&self.root).await? {
+            for (key, end) in registry.all_trained_through() {
+                self.shared
+                    .trained_through
+                    .entry(key.clone())
+                    .and_modify(|known| *known = (*known).max(*end))
+                    .or_insert(*end);
+            }
+        }
         let mut due = 0;
         for mut entry in self.shared.windows.map().iter_mut() {
             if !new.contains(&entry.partition) {
