@@ -233,8 +233,7 @@ impl TrainerSink {
     fn caught_up(&self, partition: i32) {
         let mut due = 0;
         for mut entry in self.shared.windows.map().iter_mut() {
-            if entry.partition == partition && entry.new_days >= self.shared.min_new_days {
-                entry.new_days = 0;
+            if entry.partition == partition && entry.take_due(self.shared.min_new_days) {
                 due += 1;
                 self.shared.mark_due(entry.key().clone());
             }
@@ -323,10 +322,9 @@ impl ExactlyOnceSink for TrainerSink {
             };
             entry.trained_through = through;
             entry.new_days = new_days;
-            if new_days >= self.shared.min_new_days
-                && !self.catching_up.contains_key(&entry.partition)
+            if !self.catching_up.contains_key(&entry.partition)
+                && entry.take_due(self.shared.min_new_days)
             {
-                entry.new_days = 0;
                 due += 1;
                 self.shared.mark_due(entry.key().clone());
             }
@@ -383,25 +381,22 @@ impl ExactlyOnceSink for TrainerSink {
                 return;
             }
         };
+        // While a partition replays what the topic held at assignment, no key of it
+        // is due; when the replay ends, every key with enough new days is.
+        let catching_up = self.catching_up.get(&record.partition).copied();
         let shared = &self.shared;
-        let new_days = shared
-            .windows
-            .insert(&record_value, record.partition, |key| {
-                shared.trained_through.get(key).map(|d| *d)
-            });
-        if let Some(&high) = self.catching_up.get(&record.partition) {
-            if record.offset + 1 >= high {
-                self.catching_up.remove(&record.partition);
-                self.caught_up(record.partition);
-            }
-            return;
+        let due = shared.windows.insert_and_take_due(
+            &record_value,
+            record.partition,
+            |key| shared.trained_through.get(key).map(|d| *d),
+            catching_up.is_none().then_some(shared.min_new_days),
+        );
+        if due {
+            shared.mark_due(SeriesKey::new(record_value.store_id, record_value.item_id));
         }
-        if new_days >= self.shared.min_new_days {
-            let key = SeriesKey::new(record_value.store_id, record_value.item_id);
-            if let Some(mut entry) = self.shared.windows.map().get_mut(&key) {
-                entry.new_days = 0;
-            }
-            self.shared.mark_due(key);
+        if catching_up.is_some_and(|high| record.offset + 1 >= high) {
+            self.catching_up.remove(&record.partition);
+            self.caught_up(record.partition);
         }
     }
 

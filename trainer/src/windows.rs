@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use dashmap::mapref::one::RefMut;
 use herd_schemas::{SalesRecord, SeriesKey};
 
 use crate::window::{Insert, Window, day_of};
@@ -20,6 +22,18 @@ pub struct KeyWindow {
     pub new_days: u32,
     /// The last day of the data the key's latest model saw.
     pub trained_through: Option<NaiveDate>,
+}
+
+impl KeyWindow {
+    /// Whether `min` new days have arrived; if so the count starts again, so that one
+    /// burst of records queues the key once.
+    pub fn take_due(&mut self, min: u32) -> bool {
+        let due = self.new_days >= min;
+        if due {
+            self.new_days = 0;
+        }
+        due
+    }
 }
 
 /// All windows of one trainer process.
@@ -97,18 +111,42 @@ impl Windows {
         partition: i32,
         trained_through: impl FnOnce(&SeriesKey) -> Option<NaiveDate>,
     ) -> u32 {
+        self.insert_entry(record, partition, trained_through)
+            .new_days
+    }
+
+    /// [`insert`](Self::insert), then [`KeyWindow::take_due`] with `due_at` new days
+    /// (`None`: never due, e.g. while the partition replays), in one map lookup.
+    pub fn insert_and_take_due(
+        &self,
+        record: &SalesRecord,
+        partition: i32,
+        trained_through: impl FnOnce(&SeriesKey) -> Option<NaiveDate>,
+        due_at: Option<u32>,
+    ) -> bool {
+        let mut entry = self.insert_entry(record, partition, trained_through);
+        due_at.is_some_and(|min| entry.take_due(min))
+    }
+
+    fn insert_entry(
+        &self,
+        record: &SalesRecord,
+        partition: i32,
+        trained_through: impl FnOnce(&SeriesKey) -> Option<NaiveDate>,
+    ) -> RefMut<'_, SeriesKey, KeyWindow> {
         let key = SeriesKey::new(record.store_id.clone(), record.item_id.clone());
-        let through = if self.map.contains_key(&key) {
-            None
-        } else {
-            trained_through(&key)
+        let mut entry = match self.map.entry(key) {
+            Entry::Occupied(entry) => entry.into_ref(),
+            Entry::Vacant(entry) => {
+                let through = trained_through(entry.key());
+                entry.insert(KeyWindow {
+                    window: Window::new(self.capacity),
+                    partition,
+                    new_days: 0,
+                    trained_through: through,
+                })
+            }
         };
-        let mut entry = self.map.entry(key).or_insert_with(|| KeyWindow {
-            window: Window::new(self.capacity),
-            partition,
-            new_days: 0,
-            trained_through: through,
-        });
         entry.partition = partition;
         let outcome = entry.window.insert(
             day_of(record.date),
@@ -120,7 +158,7 @@ impl Windows {
             .trained_through
             .is_some_and(|through| record.date <= through);
         self.count(outcome, &mut entry, !seen);
-        entry.new_days
+        entry
     }
 
     /// Adds a window built elsewhere (the lake loader), replacing any held for the key.
