@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use herd_bus::FlushPolicy;
 use herd_ingest::archive::{ArchiveOptions, run_archive};
-use tokio_util::sync::CancellationToken;
 
 use crate::args::ArchiveArgs;
 use crate::config::Settings;
@@ -22,12 +21,7 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
         },
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
     };
-    let cancel = CancellationToken::new();
-    let stopper = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown::signal().await;
-        stopper.cancel();
-    });
+    let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_archive(&options, &settings.kafka_options(), cancel).await?;
     println!(
         "archived {} rows to {}/sales in {} commits; {} rejected to the dead-letter topic; {} re-read records skipped",

@@ -11,7 +11,6 @@ use herd_registry::ModelFilter;
 use herd_trainer::{
     Announcer, ContinuousOptions, OnceOptions, OnceSummary, RunSettings, run_continuous, train_once,
 };
-use tokio_util::sync::CancellationToken;
 
 use crate::args::{ModelArgs, TrainArgs};
 use crate::config::{Settings, TrainSettings};
@@ -83,12 +82,7 @@ async fn continuous(
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
     };
     let announcer = Announcer::new(&settings.kafka_options(), &settings.topics.models)?;
-    let cancel = CancellationToken::new();
-    let stopper = cancel.clone();
-    tokio::spawn(async move {
-        crate::shutdown::signal().await;
-        stopper.cancel();
-    });
+    let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_continuous(
         &root,
         &settings.kafka_options(),
@@ -172,11 +166,8 @@ pub fn model_options(settings: &TrainSettings, args: &ModelArgs) -> anyhow::Resu
         bail!("no candidate models: give at least one of seasonal_naive, ridge, ets, tsb");
     }
     let features = args.features.as_deref().unwrap_or(&settings.features);
-    let features = match features {
-        "full" => FeatureSet::Full,
-        "spark" => FeatureSet::Spark,
-        other => bail!("unknown feature set `{other}`: expected full or spark"),
-    };
+    let features = FeatureSet::parse(features)
+        .with_context(|| format!("unknown feature set `{features}`: expected full or spark"))?;
     let horizon = args.horizon.map_or(settings.horizon, |h| h as usize);
     let folds = args.folds.map_or(settings.folds, |f| f as usize);
     if horizon == 0 || folds == 0 {
