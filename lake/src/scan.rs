@@ -23,17 +23,15 @@ use crate::error::{LakeError, Result};
 /// Which columns and files a [`scan`] reads.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
-    /// Columns to read, by name; partition columns are not stored in the data files
-    /// and cannot be asked for. Empty reads every stored column.
-    pub columns: Vec<String>,
+    /// Columns to read (partition columns are not stored in the data files and cannot
+    /// be asked for; none listed reads every stored column), which of them as
+    /// dictionaries, and rows per batch.
+    pub read: ReadColumns,
     /// Skip files whose `date` column, by the file's statistics, ends before this day.
     /// Files without statistics are always read.
     pub since: Option<NaiveDate>,
     /// Files read at once; decoding runs on the runtime's worker threads (at least 1).
     pub concurrency: usize,
-    /// Text columns to hand out as Arrow dictionaries (`Int32` codes), as Parquet
-    /// stores them: far cheaper to decode and to group by than plain strings.
-    pub dictionary_columns: Vec<String>,
 }
 
 /// What a scan read.
@@ -83,11 +81,7 @@ where
                 break;
             };
             let (store, url) = (store.clone(), url.clone());
-            let columns = ReadColumns {
-                read: options.columns.clone(),
-                dictionary: options.dictionary_columns.clone(),
-                batch_rows: 256 * 1024,
-            };
+            let columns = options.read.clone();
             let index = next_to_start;
             next_to_start += 1;
             stats.bytes += size;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use herd_lake::arrow::array::{AsArray, RecordBatch};
 use herd_lake::arrow::datatypes::{Date32Type, Int64Type};
-use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeRoot, ScanOptions, scan, tables};
+use herd_lake::{
+    DeltaTable, ExactlyOnceAppender, LakeRoot, ReadColumns, ScanOptions, scan, tables,
+};
 use herd_schemas::SeriesKey;
 use tokio::task::JoinSet;
 use tracing::info;
@@ -92,7 +94,10 @@ impl CandidateRegistry {
 
     async fn load_versions(&mut self) -> Result<()> {
         let options = ScanOptions {
-            columns: vec!["key".into(), "version".into(), "data_end".into()],
+            read: ReadColumns {
+                read: vec!["key".into(), "version".into(), "data_end".into()],
+                ..ReadColumns::default()
+            },
             concurrency: 2,
             ..ScanOptions::default()
         };

@@ -10,16 +10,6 @@ use crate::error::Result;
 use crate::loader::WindowLoader;
 use crate::windows::Windows;
 
-const COLUMNS: [&str; 7] = [
-    "store_id",
-    "item_id",
-    "date",
-    "sales",
-    "price",
-    "promo",
-    "kafka_partition",
-];
-
 /// What a load read and kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadSummary {
@@ -37,11 +27,12 @@ pub async fn load(
     partitions: Option<&HashSet<i32>>,
 ) -> Result<LoadSummary> {
     let mut loader = WindowLoader::new(windows.capacity(), partitions);
+    let mut read = WindowLoader::parquet_columns();
+    read.read.push("kafka_partition".into());
     let options = ScanOptions {
-        columns: COLUMNS.iter().map(|c| (*c).to_owned()).collect(),
+        read,
         since: None,
         concurrency: 2,
-        dictionary_columns: vec!["store_id".into(), "item_id".into()],
     };
     let scan = scan(sales, &options, |batch| loader.add(&batch)).await?;
     let (rows, keys) = loader.finish(windows);
