@@ -60,15 +60,15 @@ pub fn interpreter() -> PathBuf {
     python
 }
 
-/// Reads the Delta table at `table` with Python's `deltalake`, with the
-/// transaction versions of `app_ids`.
-pub fn read_delta(table: &Path, app_ids: &[String]) -> PythonView {
+/// Runs `script` with the test interpreter on `table` and `args`, and returns the one
+/// JSON object it prints; fails the test, naming the set-up command, if it does not.
+pub fn run_script(script: &str, table: &Path, args: &[String]) -> serde_json::Value {
     let python = interpreter();
     let output = Command::new(&python)
         .arg("-c")
-        .arg(SCRIPT)
+        .arg(script)
         .arg(table)
-        .args(app_ids)
+        .args(args)
         .output()
         .unwrap_or_else(|err| panic!("{} does not run: {err}", python.display()));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -78,8 +78,13 @@ pub fn read_delta(table: &Path, app_ids: &[String]) -> PythonView {
         table.display(),
         python.display()
     );
-    let json: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// Reads the Delta table at `table` with Python's `deltalake`, with the
+/// transaction versions of `app_ids`.
+pub fn read_delta(table: &Path, app_ids: &[String]) -> PythonView {
+    let json = run_script(SCRIPT, table, app_ids);
     let number = |name: &str| {
         json[name]
             .as_u64()

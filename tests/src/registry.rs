@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::NaiveDate;
 use herd_lake::arrow::array::{Array, AsArray};
@@ -281,23 +280,7 @@ pub struct PythonModelsView {
 
 /// Reads the `models` table at `table` with Python's `deltalake`.
 pub fn read_with_python(table: &Path) -> PythonModelsView {
-    let python = crate::python::interpreter();
-    let output = Command::new(&python)
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(table)
-        .output()
-        .unwrap_or_else(|err| panic!("{} does not run: {err}", python.display()));
-    assert!(
-        output.status.success(),
-        "Python's deltalake could not read {} ({}); if a module is missing, run `{}`:\n{}",
-        table.display(),
-        python.display(),
-        crate::python::SETUP,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    let json = crate::python::run_script(SCRIPT, table, &[]);
     let number = |name: &str| {
         json[name]
             .as_u64()
