@@ -8,6 +8,7 @@ mod admin;
 mod bulk;
 mod config;
 mod error;
+mod events;
 mod exactly_once;
 mod roundtrip;
 
@@ -15,6 +16,7 @@ pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, high_waterm
 pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;
+pub use events::EventPublisher;
 pub use exactly_once::{
     ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats,
     OffsetRange, run_exactly_once,

@@ -120,7 +120,23 @@ pub enum Command {
         herd train --once --tag team=fresh --run-id nightly-2024-06-01\n  \
         herd train                         # continuous, follows herd.sales")]
     Train(TrainArgs),
-    /// Inspect the candidate registry
+    /// Promote candidates that pass the business rule into the production registry
+    ///
+    /// A candidate is promoted when it passes `[promote] rule` (a CEL expression
+    /// over its metrics and tags) and beats the key's current production model by
+    /// more than `[promote] margin` on the candidate's own holdout. Its artifact is
+    /// copied into `production/models` under `[promote] production_root`. Every
+    /// decision is a row in the Delta table `promotions` and an event on
+    /// herd.models. With --once, every undecided candidate is decided and the
+    /// command exits; without it, a consumer group on herd.models decides each new
+    /// candidate as it is registered.
+    #[command(after_help = "Examples:\n  \
+        herd promote --once\n  \
+        herd promote --once --rule 'accuracy >= 0.9 && accuracy > baseline_accuracy'\n  \
+        herd promote --once --margin 0.01\n  \
+        herd promote                       # continuous, follows herd.models")]
+    Promote(PromoteArgs),
+    /// Inspect the candidate and production registries; roll back production
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Benchmarks, printed as JSON lines
@@ -158,6 +174,28 @@ pub struct TrainArgs {
     pub idle_exit: Option<u64>,
 }
 
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Decide every undecided candidate once and exit
+    #[arg(long)]
+    pub once: bool,
+    /// The promotion rule, a CEL expression [default: promote.rule]
+    #[arg(long, value_name = "EXPR")]
+    pub rule: Option<String>,
+    /// A challenger must beat the champion's accuracy by more than this [default: 0]
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// Name of this promoter run, in every decision [default: promote-<time>]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Continuous mode: consumer group [default: herd-promoter]
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Continuous mode: stop after this many seconds without a model event
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_exit: Option<u64>,
+}
+
 /// How each key's model is chosen; flags override `[train]` in herd.toml.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
@@ -191,6 +229,56 @@ pub enum ModelsCommand {
         herd models show S0001/I00001 --version 3"
     )]
     Show(ModelsShowArgs),
+    /// Make an earlier production version of a key current again
+    ///
+    /// Without --to, the latest earlier production version that differs from the
+    /// current one. Writes a new production entry, a row in `promotions` and a
+    /// `rolled_back` event on herd.models.
+    #[command(after_help = "Examples:\n  \
+        herd models rollback S0001/I00001\n  \
+        herd models rollback S0001/I00001 --to 2 --reason 'v3 over-forecasts promotions'")]
+    Rollback(ModelsRollbackArgs),
+    /// Every candidate of a key, every decision about it and why, in order
+    #[command(after_help = "Examples:\n  \
+        herd models history S0001/I00001\n  \
+        herd models history S0001/I00001 --format json")]
+    History(ModelsHistoryArgs),
+    /// List the production registry: each key's current production model
+    #[command(after_help = "Examples:\n  \
+        herd models production\n  \
+        herd models production --format json")]
+    Production(ModelsProductionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsRollbackArgs {
+    /// The series key, STORE_ID/ITEM_ID
+    pub key: String,
+    /// The version to make current; it must have been in production
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<i64>,
+    /// Why, recorded with the rollback
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsHistoryArgs {
+    /// The series key, STORE_ID/ITEM_ID
+    pub key: String,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsProductionArgs {
+    /// Print at most this many models
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]

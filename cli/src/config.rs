@@ -43,19 +43,43 @@ pub struct TopicSettings {
 }
 
 /// How candidates reach production: `[promote]` in herd.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PromoteSettings {
     /// The business rule, a CEL expression over a candidate's metrics and tags;
     /// checked when the configuration loads.
     pub rule: String,
+    /// A challenger must beat the champion's accuracy on its holdout by more than
+    /// this to replace it.
+    pub margin: f64,
+    /// Root of the production registry (`production/models`); empty: the lake root.
+    pub production_root: String,
+    /// Consumer group of the continuous promoter.
+    pub group: String,
+    /// Continuous mode: gather model events this long before deciding them.
+    pub batch_ms: u64,
 }
 
 impl Default for PromoteSettings {
     fn default() -> Self {
         Self {
             rule: herd_registry::DEFAULT_RULE.to_owned(),
+            margin: 0.0,
+            production_root: String::new(),
+            group: "herd-promoter".to_owned(),
+            batch_ms: 1000,
         }
+    }
+}
+
+/// A margin is an accuracy difference: a finite number in [0, 1].
+pub fn check_margin(margin: f64) -> Result<(), String> {
+    if margin.is_finite() && (0.0..=1.0).contains(&margin) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{margin} is not an accuracy difference between 0 and 1"
+        ))
     }
 }
 
@@ -260,6 +284,8 @@ impl Settings {
         // A rule that cannot be judged is refused before anything runs.
         herd_registry::PromotionRule::parse(&settings.promote.rule)
             .map_err(|e| ConfigError::Layer(format!("promote.rule: {e}")))?;
+        check_margin(settings.promote.margin)
+            .map_err(|e| ConfigError::Layer(format!("promote.margin: {e}")))?;
         Ok(Loaded {
             settings,
             file: used,

@@ -45,6 +45,16 @@ fn main() -> ExitCode {
             Command::Models(ModelsCommand::Show(args)) => {
                 commands::models::show(&loaded.settings, &args).await
             }
+            Command::Models(ModelsCommand::Rollback(args)) => {
+                commands::models::rollback(&loaded.settings, &args).await
+            }
+            Command::Models(ModelsCommand::History(args)) => {
+                commands::models::history(&loaded.settings, &args).await
+            }
+            Command::Models(ModelsCommand::Production(args)) => {
+                commands::models::production(&loaded.settings, &args).await
+            }
+            Command::Promote(args) => commands::promote::run(&loaded.settings, &args).await,
             Command::Bench(BenchCommand::Ingest(args)) => {
                 commands::bench::ingest(&loaded.settings, &args).await
             }

@@ -26,6 +26,7 @@ mod model;
 mod naive;
 mod optimizer;
 mod options;
+mod rescore;
 mod ridge;
 #[cfg(test)]
 mod testdata;
@@ -42,4 +43,5 @@ pub use kind::ModelKind;
 pub use metrics::Metrics;
 pub use model::Model;
 pub use options::{TrainOptions, min_history};
+pub use rescore::holdout_accuracy;
 pub use train::{FoldScore, Trained, train};

@@ -14,6 +14,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{RegistryError, Result};
 
+/// Where a registry's artifacts are read and written: its table's object store.
+pub type ArtifactStore = std::sync::Arc<dyn ObjectStore>;
+
 /// The directory, relative to the registry table's root, that holds artifacts.
 pub const ARTIFACTS_DIR: &str = "_artifacts";
 

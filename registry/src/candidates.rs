@@ -72,6 +72,11 @@ impl CandidateRegistry {
         self.appender.table()
     }
 
+    /// The store its artifacts live in.
+    pub fn artifact_store(&self) -> crate::ArtifactStore {
+        self.appender.table().object_store()
+    }
+
     /// The latest version registered for `key`, if any.
     pub fn latest_version(&self, key: &SeriesKey) -> Option<i64> {
         self.latest.get(key).copied()

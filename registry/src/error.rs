@@ -21,6 +21,10 @@ pub enum RegistryError {
     #[error("no model registered for {key}{}", .version.map(|v| format!(" at version {v}")).unwrap_or_default())]
     NotFound { key: String, version: Option<i64> },
 
+    /// Another writer committed to the same keys since this process read the table.
+    #[error("`{0}` changed under this writer; read it again and decide again")]
+    Moved(String),
+
     /// A `--tag` filter that is not `name=value`.
     #[error("invalid tag filter `{0}`: expected name=value")]
     BadTag(String),

@@ -96,7 +96,7 @@ impl serde::Serialize for ModelStatus {
 
 const METRIC_COLUMNS: [&str; 5] = ["mae", "rmse", "wape", "accuracy", "baseline_accuracy"];
 
-fn tags_type() -> DataType {
+pub(crate) fn tags_type() -> DataType {
     // Delta's map type as delta-kernel names it in Arrow.
     let entries = Field::new(
         "key_value",

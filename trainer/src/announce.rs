@@ -5,23 +5,21 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use herd_bus::{BulkProducer, KafkaOptions};
+use herd_bus::{BusError, EventPublisher, KafkaOptions};
 use herd_registry::{ModelRow, ModelStatus};
 use herd_schemas::{ModelEvent, ModelEventKind};
 
 use crate::error::{Result, TrainError};
 
-/// Publishes model events to one topic.
+/// Publishes one `registered` or `failed` event per registered row.
 pub struct Announcer {
-    producer: BulkProducer,
-    topic: String,
+    publisher: EventPublisher,
 }
 
 impl Announcer {
     pub fn new(kafka: &KafkaOptions, topic: impl Into<String>) -> Result<Self> {
         Ok(Self {
-            producer: BulkProducer::new(kafka)?,
-            topic: topic.into(),
+            publisher: EventPublisher::new(kafka, topic)?,
         })
     }
 
@@ -43,26 +41,24 @@ impl Announcer {
                 run_id: row.run_id.clone(),
                 at: Utc::now(),
             };
-            let key = row.key.to_string();
-            self.producer
-                .send(&self.topic, Some(key.as_bytes()), &event.to_json(), &[])?;
+            self.publisher.publish(&event)?;
         }
         Ok(())
     }
 
     /// Waits for every queued event to be acknowledged.
     pub fn finish(self, timeout: Duration) -> Result<u64> {
-        let sent = self.producer.sent();
-        let report = self.producer.finish(timeout);
-        if report.is_complete() {
-            Ok(report.delivered)
-        } else {
-            Err(TrainError::Announce {
-                topic: self.topic,
-                sent,
-                failed: report.failed + report.unacknowledged,
-                reason: report.first_error.unwrap_or_else(|| "timed out".to_owned()),
-            })
+        match self.publisher.finish(timeout) {
+            Err(BusError::Undelivered {
+                topic,
+                count,
+                reason,
+            }) => Err(TrainError::Announce {
+                topic,
+                failed: count,
+                reason,
+            }),
+            other => Ok(other?),
         }
     }
 }

@@ -28,11 +28,10 @@ pub enum TrainError {
 
     /// Model events that the broker did not acknowledge; the models are registered.
     #[error(
-        "{failed} of {sent} model events were not delivered to {topic} ({reason}); the models are registered in the lake"
+        "{failed} model events were not delivered to {topic} ({reason}); the models are registered in the lake"
     )]
     Announce {
         topic: String,
-        sent: u64,
         failed: u64,
         reason: String,
     },

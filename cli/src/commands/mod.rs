@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod generate;
 pub mod ingest;
 pub mod models;
+pub mod promote;
 pub mod simulate;
 pub mod topics;
 pub mod train;

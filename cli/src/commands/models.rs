@@ -1,11 +1,22 @@
-//! `herd models list|show`: the candidate registry, found by tags.
+//! `herd models list|show`: the candidate registry, found by tags;
+//! `herd models production|history|rollback`: the production registry and the
+//! decisions that shaped it.
 
 use anyhow::Context as _;
 use herd_lake::LakeRoot;
 use herd_registry::{CandidateRegistry, ModelFilter, ModelRow, ModelStatus};
 use herd_schemas::SeriesKey;
 
-use crate::args::{ListFormat, ModelsListArgs, ModelsShowArgs};
+use std::time::Duration;
+
+use herd_bus::EventPublisher;
+use herd_registry::ProductionRegistry;
+
+use crate::args::{
+    ListFormat, ModelsHistoryArgs, ModelsListArgs, ModelsProductionArgs, ModelsRollbackArgs,
+    ModelsShowArgs,
+};
+use crate::commands::promote::{production_root, promote_options};
 use crate::config::Settings;
 
 pub async fn list(settings: &Settings, args: &ModelsListArgs) -> anyhow::Result<()> {
@@ -72,13 +83,117 @@ pub async fn list(settings: &Settings, args: &ModelsListArgs) -> anyhow::Result<
 }
 
 pub async fn show(settings: &Settings, args: &ModelsShowArgs) -> anyhow::Result<()> {
-    let key: SeriesKey = args
-        .key
-        .parse()
-        .with_context(|| format!("`{}` is not a series key STORE_ID/ITEM_ID", args.key))?;
+    let key = parse_key(&args.key)?;
     let mut registry = open(settings).await?;
     let row = registry.find(&key, args.version).await?;
     print_row(&row);
+    Ok(())
+}
+
+fn parse_key(text: &str) -> anyhow::Result<SeriesKey> {
+    text.parse()
+        .with_context(|| format!("`{text}` is not a series key STORE_ID/ITEM_ID"))
+}
+
+pub async fn rollback(settings: &Settings, args: &ModelsRollbackArgs) -> anyhow::Result<()> {
+    let key = parse_key(&args.key)?;
+    let lake = LakeRoot::parse(&settings.lake_root)?;
+    let options = promote_options(settings, None, None, None)?;
+    let done = herd_promoter::rollback(
+        &lake,
+        &production_root(settings)?,
+        &key,
+        args.to,
+        args.reason.as_deref(),
+        &options,
+    )
+    .await?;
+    let mut publisher = EventPublisher::new(&settings.kafka_options(), &settings.topics.models)?;
+    publisher.publish(&done.event)?;
+    tokio::task::spawn_blocking(move || publisher.finish(Duration::from_secs(30)))
+        .await
+        .context("publishing the rollback")??;
+    println!(
+        "rolled back {key} from v{} to v{} (production entry {})",
+        done.from, done.entry.version, done.entry.entry
+    );
+    Ok(())
+}
+
+pub async fn history(settings: &Settings, args: &ModelsHistoryArgs) -> anyhow::Result<()> {
+    let key = parse_key(&args.key)?;
+    let lake = LakeRoot::parse(&settings.lake_root)?;
+    let lines = herd_promoter::history(&lake, &key).await?;
+    match args.format {
+        ListFormat::Json => {
+            for line in &lines {
+                println!("{}", serde_json::to_string(line)?);
+            }
+        }
+        ListFormat::Table => {
+            println!(
+                "{:<20} {:>4} {:<12} {:<14} {:>8} {:>5}  REASON",
+                "AT", "VER", "EVENT", "MODEL", "ACCURACY", "ENTRY"
+            );
+            for line in &lines {
+                println!(
+                    "{:<20} {:>4} {:<12} {:<14} {:>8} {:>5}  {}",
+                    line.at.format("%Y-%m-%d %H:%M:%S"),
+                    line.version,
+                    line.event,
+                    line.model_type.as_deref().unwrap_or("-"),
+                    line.accuracy.map_or("-".into(), |a| format!("{a:.3}")),
+                    line.entry.map_or("-".into(), |e| e.to_string()),
+                    line.reason.as_deref().unwrap_or(""),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn production(settings: &Settings, args: &ModelsProductionArgs) -> anyhow::Result<()> {
+    let root = production_root(settings)?;
+    let registry = ProductionRegistry::open_existing(&root)
+        .await?
+        .with_context(|| {
+            format!(
+                "no production registry under {}: run `herd promote` first",
+                root.url()
+            )
+        })?;
+    let mut current: Vec<_> = registry.all_current().collect();
+    current.sort_by(|a, b| a.key.cmp(&b.key));
+    let matched = current.len();
+    if let Some(limit) = args.limit {
+        current.truncate(limit);
+    }
+    match args.format {
+        ListFormat::Json => {
+            for entry in &current {
+                println!("{}", serde_json::to_string(entry)?);
+            }
+        }
+        ListFormat::Table => {
+            println!(
+                "{:<28} {:>4} {:>5} {:<12} {:<14} {:>8}  DECIDED",
+                "KEY", "VER", "ENTRY", "ACTION", "MODEL", "ACCURACY"
+            );
+            for e in &current {
+                println!(
+                    "{:<28} {:>4} {:>5} {:<12} {:<14} {:>8}  {}",
+                    e.key.to_string(),
+                    e.version,
+                    e.entry,
+                    e.action.as_str(),
+                    e.model_type.as_deref().unwrap_or("-"),
+                    e.accuracy.map_or("-".into(), |a| format!("{a:.3}")),
+                    e.decided_at.format("%Y-%m-%d %H:%M:%S"),
+                );
+            }
+            eprintln!("{matched} keys in production");
+        }
+    }
     Ok(())
 }
 

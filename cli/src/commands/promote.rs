@@ -1,0 +1,112 @@
+//! `herd promote`: candidates into the production registry, by the business rule
+//! and against each key's champion, once or following `herd.models`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use herd_bus::EventPublisher;
+use herd_lake::LakeRoot;
+use herd_promoter::{FollowOptions, PassSummary, PromoteOptions, Promoter, follow};
+use herd_registry::PromotionRule;
+
+use crate::args::PromoteArgs;
+use crate::config::{Settings, check_margin};
+
+/// How long to wait for the broker to acknowledge decision events at the end.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<()> {
+    let options = promote_options(
+        settings,
+        args.rule.as_deref(),
+        args.margin,
+        args.run_id.clone(),
+    )?;
+    let lake = LakeRoot::parse(&settings.lake_root)?;
+    let production = production_root(settings)?;
+    let mut promoter = Promoter::open(&lake, &production, options.clone()).await?;
+    let mut publisher = EventPublisher::new(&settings.kafka_options(), &settings.topics.models)?;
+
+    let (summary, queued) = if args.once {
+        let summary = promoter.pass(None).await?;
+        let events = promoter.take_events();
+        for event in &events {
+            publisher.publish(event)?;
+        }
+        (summary, events.len() as u64)
+    } else {
+        let follow_options = FollowOptions {
+            kafka: settings.kafka_options(),
+            topic: settings.topics.models.clone(),
+            group: args
+                .group
+                .clone()
+                .unwrap_or_else(|| settings.promote.group.clone()),
+            batch_window: Duration::from_millis(settings.promote.batch_ms),
+            max_batch: 50_000,
+            retry_deferred: Duration::from_secs(30),
+            idle_exit: args.idle_exit.map(Duration::from_secs),
+        };
+        let cancel = crate::shutdown::cancel_on_signal();
+        follow(&mut promoter, &follow_options, &mut publisher, &cancel).await?
+    };
+    let delivered = tokio::task::spawn_blocking(move || publisher.finish(PUBLISH_TIMEOUT))
+        .await
+        .context("publishing decisions")??;
+    debug_assert!(delivered >= queued);
+    print_summary(
+        &summary,
+        &options.run_id,
+        delivered,
+        &settings.topics.models,
+    );
+    Ok(())
+}
+
+/// The rule, margin and run id from `[promote]`, overridden by flags, checked.
+pub fn promote_options(
+    settings: &Settings,
+    rule: Option<&str>,
+    margin: Option<f64>,
+    run_id: Option<String>,
+) -> anyhow::Result<PromoteOptions> {
+    let rule = rule.unwrap_or(&settings.promote.rule);
+    let rule = PromotionRule::parse(rule).map_err(|e| anyhow!("--rule: {e}"))?;
+    let margin = margin.unwrap_or(settings.promote.margin);
+    check_margin(margin).map_err(|e| anyhow!("--margin: {e}"))?;
+    let run_id = run_id.unwrap_or_else(|| {
+        format!(
+            "promote-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+        )
+    });
+    Ok(PromoteOptions {
+        rule: Arc::new(rule),
+        margin,
+        run_id,
+        window_days: settings.train.window_days,
+    })
+}
+
+/// `[promote] production_root`, or the lake root when it is empty.
+pub fn production_root(settings: &Settings) -> anyhow::Result<LakeRoot> {
+    let root = match settings.promote.production_root.trim() {
+        "" => settings.lake_root.as_str(),
+        root => root,
+    };
+    LakeRoot::parse(root).with_context(|| format!("promote.production_root `{root}`"))
+}
+
+fn print_summary(summary: &PassSummary, run_id: &str, events: u64, topic: &str) {
+    println!(
+        "decided {} candidates (promoter {run_id}): {} promoted, {} rejected, {} deferred; {events} events on {topic}",
+        summary.decided, summary.promoted, summary.rejected, summary.deferred,
+    );
+    if summary.rescored + summary.repaired > 0 || summary.attempts > 1 {
+        println!(
+            "champions re-scored on a challenger's holdout: {}; audit rows repaired: {}; passes: {}",
+            summary.rescored, summary.repaired, summary.attempts
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! `herd promote` without `--once`: a consumer group on `herd.models` that decides
+//! each newly registered candidate. Events are gathered for a short batch window
+//! and decided in one pass; the group's offsets are committed only after the pass
+//! has committed its decisions, so a crash re-reads the events, and the pass finds
+//! those candidates already decided.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use herd_bus::{EventPublisher, KafkaOptions};
+use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::decide::{PassSummary, Promoter};
+use crate::error::Result;
+
+/// How the follower reads `herd.models`.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    pub kafka: KafkaOptions,
+    pub topic: String,
+    pub group: String,
+    /// Gather events this long before deciding them together.
+    pub batch_window: Duration,
+    /// Decide at once when this many keys wait.
+    pub max_batch: usize,
+    /// Candidates deferred for want of sales are tried again after this long.
+    pub retry_deferred: Duration,
+    /// Stop after this long without an event once partitions are assigned.
+    pub idle_exit: Option<Duration>,
+}
+
+/// Decides everything pending, then follows the models topic until `cancel` (or the idle limit); returns the totals
+/// and the events published.
+pub async fn follow(
+    promoter: &mut Promoter,
+    options: &FollowOptions,
+    publisher: &mut EventPublisher,
+    cancel: &CancellationToken,
+) -> Result<(PassSummary, u64)> {
+    let consumer: StreamConsumer = options.kafka.consumer_config(&options.group).create()?;
+    consumer.subscribe(&[options.topic.as_str()])?;
+    info!(topic = %options.topic, group = %options.group, "following model events");
+
+    // Whatever was registered while no promoter ran (or deferred before a restart)
+    // is decided first.
+    let mut totals = promoter.pass(None).await?;
+    let mut published = publish(promoter, publisher)?;
+    let mut waiting: HashSet<SeriesKey> = HashSet::new();
+    let mut deferred: HashSet<SeriesKey> = HashSet::new();
+    let mut deferred_since = Instant::now();
+    let mut offsets: HashMap<i32, i64> = HashMap::new();
+    let mut first_waiting: Option<Instant> = None;
+    let mut last_activity = Instant::now();
+    let mut was_assigned = false;
+
+    loop {
+        let message = tokio::select! {
+            () = cancel.cancelled() => break,
+            received = tokio::time::timeout(Duration::from_millis(200), consumer.recv()) => received,
+        };
+        match message {
+            Ok(Ok(message)) => {
+                last_activity = Instant::now();
+                offsets.insert(message.partition(), message.offset() + 1);
+                match message.payload().map(ModelEvent::from_json) {
+                    Some(Ok(event)) if event.event == ModelEventKind::Registered => {
+                        waiting.insert(event.key);
+                        first_waiting.get_or_insert_with(Instant::now);
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => warn!(
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        error = %e,
+                        "skipping a record that is not a model event"
+                    ),
+                    None => {}
+                }
+            }
+            Ok(Err(e)) => warn!(error = %e, "reading model events"),
+            Err(_elapsed) => {}
+        }
+
+        let assigned = consumer
+            .assignment()
+            .map(|a| a.count() > 0)
+            .unwrap_or(false);
+        if assigned && !was_assigned {
+            last_activity = Instant::now();
+        }
+        was_assigned = assigned;
+
+        if !deferred.is_empty() && deferred_since.elapsed() >= options.retry_deferred {
+            waiting.extend(deferred.drain());
+            first_waiting.get_or_insert_with(Instant::now);
+        }
+        let due = first_waiting.is_some_and(|t| t.elapsed() >= options.batch_window)
+            || waiting.len() >= options.max_batch;
+        if due {
+            let summary = promoter.pass(Some(&waiting)).await?;
+            published += publish(promoter, publisher)?;
+            commit(&consumer, &options.topic, &mut offsets)?;
+            if !summary.deferred_keys.is_empty() {
+                deferred.extend(summary.deferred_keys.iter().cloned());
+                deferred_since = Instant::now();
+            }
+            info!(
+                keys = waiting.len(),
+                promoted = summary.promoted,
+                rejected = summary.rejected,
+                deferred = summary.deferred,
+                "decided"
+            );
+            totals.absorb(summary);
+            waiting.clear();
+            first_waiting = None;
+        } else if waiting.is_empty() {
+            commit(&consumer, &options.topic, &mut offsets)?;
+        }
+
+        let idle = options
+            .idle_exit
+            .is_some_and(|limit| assigned && last_activity.elapsed() >= limit);
+        if idle && waiting.is_empty() {
+            info!("no model events for a while; stopping");
+            break;
+        }
+    }
+    if !waiting.is_empty() {
+        totals.absorb(promoter.pass(Some(&waiting)).await?);
+        published += publish(promoter, publisher)?;
+        commit(&consumer, &options.topic, &mut offsets)?;
+    }
+    totals.deferred = deferred.len();
+    Ok((totals, published))
+}
+
+fn publish(promoter: &mut Promoter, publisher: &mut EventPublisher) -> Result<u64> {
+    let events = promoter.take_events();
+    for event in &events {
+        publisher.publish(event)?;
+    }
+    Ok(events.len() as u64)
+}
+
+/// Commits the next offset of every partition read since the last commit.
+fn commit(consumer: &StreamConsumer, topic: &str, offsets: &mut HashMap<i32, i64>) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for (&partition, &next) in offsets.iter() {
+        list.add_partition_offset(topic, partition, Offset::Offset(next))?;
+    }
+    consumer.commit(&list, CommitMode::Async)?;
+    offsets.clear();
+    Ok(())
+}
