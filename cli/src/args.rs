@@ -337,6 +337,39 @@ pub enum BenchCommand {
         herd bench train --size medium --models ridge --folds 1 --features spark\n  \
         herd bench train --size small --statsforecast-sample 0          # skip the Python comparison")]
     Train(BenchTrainArgs),
+    /// Decide a whole training run's candidates, with and without champions
+    ///
+    /// Writes a generated data set's sales into a scratch lake (no broker), trains
+    /// every key on all but its last --shift-days days and promotes (no champions),
+    /// then trains on all days and promotes again (each champion re-scored on its
+    /// challenger's holdout from the lake's sales). Prints decisions/s per pass.
+    #[command(after_help = "Examples:\n  \
+        herd bench promote                    # the medium size: 10,000 candidates per pass\n  \
+        herd bench promote --size small --models ridge")]
+    Promote(BenchPromoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPromoteArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The promotion rule [default: promote.rule]
+    #[arg(long, value_name = "EXPR")]
+    pub rule: Option<String>,
+    /// Days the first training leaves out, so the second has a newer holdout
+    #[arg(long, default_value_t = 7)]
+    pub shift_days: usize,
+    /// Training threads; 0 uses every core
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Where the scratch lake goes
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Keep the scratch lake
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]

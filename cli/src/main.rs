@@ -61,6 +61,9 @@ fn main() -> ExitCode {
             Command::Bench(BenchCommand::Train(args)) => {
                 commands::bench_train::run(&loaded.settings, &args).await
             }
+            Command::Bench(BenchCommand::Promote(args)) => {
+                commands::bench_promote::run(&loaded.settings, &args).await
+            }
         }
     });
     match result {

@@ -229,11 +229,11 @@ fn tempdir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-fn emit(line: serde_json::Value) {
+pub fn emit(line: serde_json::Value) {
     println!("{line}");
 }
 
-fn secs(started: Instant) -> f64 {
+pub fn secs(started: Instant) -> f64 {
     started.elapsed().as_secs_f64()
 }
 

@@ -17,7 +17,7 @@ use herd_trainer::{DenseHistory, WindowLoader, Windows, fit_all, item_profiles, 
 use serde_json::json;
 
 use crate::args::BenchTrainArgs;
-use crate::commands::bench::peak_rss_mb;
+use crate::commands::bench::{emit, peak_rss_mb, secs};
 use crate::commands::train::{resolve_threads, run_settings};
 use crate::config::Settings;
 
@@ -228,12 +228,4 @@ fn statsforecast(
         "herd_mean_accuracy": ours, "statsforecast": summary}),
     );
     Ok(())
-}
-
-fn emit(line: serde_json::Value) {
-    println!("{line}");
-}
-
-fn secs(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64()
 }

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod bench;
+pub mod bench_promote;
 pub mod bench_train;
 pub mod doctor;
 pub mod generate;
