@@ -120,7 +120,7 @@ async fn write_sales(root: &LakeRoot, spec: &GeneratorSpec) -> anyhow::Result<u6
             appender.append(vec![rows.finish()], "bench", &[]).await?;
         }
     }
-    if rows.len() > 0 {
+    if !rows.is_empty() {
         appender.append(vec![rows.finish()], "bench", &[]).await?;
     }
     Ok(written)
