@@ -59,6 +59,13 @@ step "herd train --once (one model per key, chosen by backtest)"
 step "herd models list --tag store_id=S0001 --limit 5"
 "$herd" models list --tag store_id=S0001 --limit 5
 
+step "herd promote --once (the business rule, then champion against challenger)"
+"$herd" promote --once | tee "$demo/promote.txt"
+
+key=$("$herd" models production --format json --limit 1 | sed -n 's/^{"key":"\([^"]*\)".*/\1/p')
+step "herd models history $key"
+"$herd" models history "$key"
+
 step "Summary"
 echo "  broker:    $broker_status"
 echo "  generated: $(sed -n 's/^wrote \([0-9]*\) rows of \([0-9]*\) series.*/\1 rows, \2 series/p' "$demo/generate.txt")"
@@ -68,6 +75,7 @@ echo "  rejected:  $(grep '^rejected ' "$demo/ingest.txt" | awk '{printf "%s %s 
 echo "  archived:  $(cat "$demo/archive.txt")"
 echo "  trained:   $(head -n 1 "$demo/train.txt")"
 echo "  accuracy:  $(sed -n 's/^accuracy (keys with full history): //p' "$demo/train.txt")"
-echo "  lake:      $HERD_LAKE_ROOT/sales and $HERD_LAKE_ROOT/models (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
+echo "  promoted:  $(head -n 1 "$demo/promote.txt")"
+echo "  lake:      $HERD_LAKE_ROOT/{sales,models,production/models,promotions} (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
 echo
 echo "The broker keeps running for the next steps; stop it with: scripts/kafka.sh stop"
