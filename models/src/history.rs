@@ -65,8 +65,8 @@ impl Series {
     }
 }
 
-/// Resolves gaps and unknown prices; see the crate's gap rules.
-pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
+/// Fails unless sales, price and promo are equally long.
+pub(crate) fn check_lengths(history: &History) -> Result<(), FitError> {
     let n = history.sales.len();
     if history.price.len() != n || history.promo.len() != n {
         return Err(FitError::LengthMismatch {
@@ -75,6 +75,13 @@ pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
             promo: history.promo.len(),
         });
     }
+    Ok(())
+}
+
+/// Resolves gaps and unknown prices; see the crate's gap rules.
+pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
+    check_lengths(history)?;
+    let n = history.sales.len();
     if history.sales.iter().any(|v| v.is_infinite()) {
         return Err(FitError::NonFinite("sales"));
     }

@@ -4,7 +4,7 @@
 
 use crate::error::FitError;
 use crate::forecast::Future;
-use crate::history::History;
+use crate::history::{History, check_lengths};
 use crate::metrics::ErrorSums;
 use crate::model::Model;
 
@@ -16,14 +16,7 @@ use crate::model::Model;
 /// The model's parameters may have been fit on some of those days (a champion
 /// trained on an older window); that favours the champion, never the challenger.
 pub fn holdout_accuracy(model: &Model, history: &History, horizon: usize) -> Result<f64, FitError> {
-    let n = history.sales.len();
-    if history.price.len() != n || history.promo.len() != n {
-        return Err(FitError::LengthMismatch {
-            sales: n,
-            price: history.price.len(),
-            promo: history.promo.len(),
-        });
-    }
+    check_lengths(history)?;
     let last = history
         .sales
         .iter()
