@@ -10,6 +10,7 @@
 //! under stripe guards so that concurrent promoters never both decide for a key.
 
 mod artifact;
+mod cache;
 mod candidates;
 mod decisions;
 mod error;
@@ -23,6 +24,7 @@ mod table;
 pub use artifact::{
     ARTIFACTS_DIR, ArtifactStore, artifact_path, read as read_artifact, write as write_artifact,
 };
+pub use cache::{CacheStats, CachedModel, Current, ModelCache};
 pub use candidates::{CandidateRegistry, NewModel};
 pub use decisions::{Decision, DecisionKind, DecisionLog, PROMOTIONS_TABLE, promotions_table};
 pub use error::{RegistryError, Result};
