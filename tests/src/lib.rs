@@ -6,13 +6,17 @@
 //!
 //! Modules: [`env`] gives a test its own topics and lake, [`topic`] reads a topic
 //! back, [`lake`] and [`parquet`] read the Delta `sales` table, [`python`] reads it
-//! with Python's `deltalake`, [`registry`] reads the `models` table both ways, and
-//! [`process`] runs services in the background.
+//! with Python's `deltalake`, [`registry`] reads the `models` table both ways,
+//! [`production`] reads the `production/models` and `promotions` tables promotion
+//! writes, [`process`] runs services in the background and [`cli`] runs `herd`
+//! commands and reads their summaries.
 
+pub mod cli;
 pub mod env;
 pub mod lake;
 pub mod parquet;
 pub mod process;
+pub mod production;
 pub mod python;
 pub mod registry;
 pub mod topic;

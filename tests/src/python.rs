@@ -60,13 +60,18 @@ pub fn interpreter() -> PathBuf {
     python
 }
 
+/// Ends every script: deltalake's native threads can abort the interpreter's normal
+/// shutdown ("terminate called without an active exception", delta-io/delta-rs#2184)
+/// after the answer is printed, so the script leaves at once instead.
+const EXIT: &str = "\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n";
+
 /// Runs `script` with the test interpreter on `table` and `args`, and returns the one
 /// JSON object it prints; fails the test, naming the set-up command, if it does not.
 pub fn run_script(script: &str, table: &Path, args: &[String]) -> serde_json::Value {
     let python = interpreter();
     let output = Command::new(&python)
         .arg("-c")
-        .arg(script)
+        .arg(format!("{script}{EXIT}"))
         .arg(table)
         .args(args)
         .output()

@@ -49,67 +49,73 @@ pub struct ModelsTable {
 }
 
 impl ModelsTable {
-    /// Reads `<lake_root>/models` by replaying its JSON commits (`add` and
-    /// `remove` actions). Fails the test on a checkpoint, which this reader does
-    /// not follow; the tables the tests write have too few commits for one.
+    /// Reads `<lake_root>/models` at its latest version (see [`live_files`]).
     pub fn read(lake_root: &Path) -> ModelsTable {
-        let table = lake_root.join("models");
-        let log = table.join("_delta_log");
-        assert!(log.is_dir(), "no Delta table: {} is missing", log.display());
-        assert!(
-            !log.join("_last_checkpoint").exists(),
-            "{} has a checkpoint, which this reader does not follow",
-            log.display()
-        );
-        let mut commits: Vec<(u64, PathBuf)> = std::fs::read_dir(&log)
-            .unwrap_or_else(|err| panic!("cannot list {}: {err}", log.display()))
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                let name = path.file_name()?.to_str()?;
-                let number = name.strip_suffix(".json")?;
-                (number.len() == 20)
-                    .then(|| number.parse().ok())
-                    .flatten()
-                    .map(|n| (n, path))
-            })
-            .collect();
-        commits.sort();
-        assert!(!commits.is_empty(), "{} has no commits", log.display());
-        for (i, (number, _)) in commits.iter().enumerate() {
-            assert_eq!(
-                *number,
-                i as u64,
-                "{}: commits are not contiguous",
-                log.display()
-            );
-        }
-        let mut live: BTreeSet<String> = BTreeSet::new();
-        for (_, commit) in &commits {
-            let text = std::fs::read_to_string(commit)
-                .unwrap_or_else(|err| panic!("cannot read {}: {err}", commit.display()));
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let action: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|err| panic!("{}: not JSON ({err}): {line}", commit.display()));
-                if let Some(path) = action["add"]["path"].as_str() {
-                    assert!(
-                        action["add"]["deletionVector"].is_null(),
-                        "{}: deletion vectors are not expected",
-                        commit.display()
-                    );
-                    live.insert(percent_decode(path));
-                } else if let Some(path) = action["remove"]["path"].as_str() {
-                    live.remove(&percent_decode(path));
-                }
-            }
-        }
-        let files: Vec<PathBuf> = live.iter().map(|path| table.join(path)).collect();
+        let (version, files) = live_files(&lake_root.join("models"));
         let rows = files.iter().flat_map(|file| read_file(file)).collect();
         ModelsTable {
-            version: commits.len() as u64 - 1,
+            version,
             files,
             rows,
         }
     }
+}
+
+/// The Delta table at `table`: its latest version and the data files live in it,
+/// found by replaying its JSON commits (`add` and `remove` actions). Fails the test
+/// on a checkpoint, which this reader does not follow (the tables the tests write
+/// have too few commits for one), and on deletion vectors.
+pub fn live_files(table: &Path) -> (u64, Vec<PathBuf>) {
+    let log = table.join("_delta_log");
+    assert!(log.is_dir(), "no Delta table: {} is missing", log.display());
+    assert!(
+        !log.join("_last_checkpoint").exists(),
+        "{} has a checkpoint, which this reader does not follow",
+        log.display()
+    );
+    let mut commits: Vec<(u64, PathBuf)> = std::fs::read_dir(&log)
+        .unwrap_or_else(|err| panic!("cannot list {}: {err}", log.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let number = name.strip_suffix(".json")?;
+            (number.len() == 20)
+                .then(|| number.parse().ok())
+                .flatten()
+                .map(|n| (n, path))
+        })
+        .collect();
+    commits.sort();
+    assert!(!commits.is_empty(), "{} has no commits", log.display());
+    for (i, (number, _)) in commits.iter().enumerate() {
+        assert_eq!(
+            *number,
+            i as u64,
+            "{}: commits are not contiguous",
+            log.display()
+        );
+    }
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    for (_, commit) in &commits {
+        let text = std::fs::read_to_string(commit)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", commit.display()));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let action: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("{}: not JSON ({err}): {line}", commit.display()));
+            if let Some(path) = action["add"]["path"].as_str() {
+                assert!(
+                    action["add"]["deletionVector"].is_null(),
+                    "{}: deletion vectors are not expected",
+                    commit.display()
+                );
+                live.insert(percent_decode(path));
+            } else if let Some(path) = action["remove"]["path"].as_str() {
+                live.remove(&percent_decode(path));
+            }
+        }
+    }
+    let files = live.iter().map(|path| table.join(path)).collect();
+    (commits.len() as u64 - 1, files)
 }
 
 /// Delta stores relative paths URL-encoded.
@@ -135,7 +141,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| panic!("{text} is not UTF-8 once decoded"))
 }
 
-fn required<T>(path: &Path, row: usize, column: &str, value: Option<T>) -> T {
+pub(crate) fn required<T>(path: &Path, row: usize, column: &str, value: Option<T>) -> T {
     value.unwrap_or_else(|| panic!("{}: row {row} has no {column}", path.display()))
 }
 
@@ -199,7 +205,7 @@ fn read_file(path: &Path) -> Vec<ModelsRow> {
 }
 
 /// The `tags` column, which must be an Arrow map of strings to strings.
-fn tags(
+pub(crate) fn tags(
     batch: &herd_lake::arrow::array::RecordBatch,
     path: &Path,
 ) -> Vec<Option<BTreeMap<String, String>>> {

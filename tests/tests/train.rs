@@ -11,43 +11,15 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use herd_schemas::{ModelEvent, ModelEventKind};
+use herd_tests::cli::{FINISH, close, herd_ok, line, numbers};
 use herd_tests::env::Env;
 use herd_tests::lake::SalesTable;
 use herd_tests::process::{Background, Ran};
 use herd_tests::registry::{self, ModelsRow, ModelsTable};
 use herd_tests::topic;
 
-/// Generous: a debug build on a small machine.
-const FINISH: Duration = Duration::from_secs(300);
 /// Seconds without a new record after which `archive` and continuous `train` stop.
 const IDLE_EXIT: &str = "5";
-
-/// Runs `herd <args>` in the background (logs in the test's directory) and returns
-/// its stdout, failing the test unless it succeeds.
-fn herd_ok(env: &Env, name: &str, args: &[&str]) -> String {
-    let mut command = env.herd();
-    command.args(args);
-    let started = Instant::now();
-    let stdout = Background::spawn(command, env.dir(), name).wait_success(FINISH);
-    eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
-    stdout
-}
-
-/// The line of `stdout` starting with `prefix`.
-fn line<'a>(stdout: &'a str, prefix: &str) -> &'a str {
-    stdout
-        .lines()
-        .find(|line| line.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{stdout}"))
-}
-
-/// Every number in `text`, in order.
-fn numbers(text: &str) -> Vec<u64> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .filter(|n| !n.is_empty())
-        .map(|n| n.parse().expect("digits"))
-        .collect()
-}
 
 /// Publishes `file` with `herd ingest`; returns how many records were delivered.
 fn ingest(env: &Env, name: &str, file: &str) -> u64 {
@@ -149,15 +121,6 @@ fn keys_of(listed: &[serde_json::Value]) -> Vec<String> {
         .iter()
         .map(|m| m["key"].as_str().expect("a key").to_owned())
         .collect()
-}
-
-/// Equal up to the last bit or so: JSON text read back by `serde_json` (without its
-/// `float_roundtrip` feature) may be one ulp off the value Herd wrote.
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
-        (a, b) => a.is_none() && b.is_none(),
-    }
 }
 
 /// The rows by key, failing the test unless every key has exactly one.
