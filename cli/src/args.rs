@@ -136,6 +136,17 @@ pub enum Command {
         herd promote --once --margin 0.01\n  \
         herd promote                       # continuous, follows herd.models")]
     Promote(PromoteArgs),
+    /// Forecast every key with a production model into the Delta table `predictions`
+    ///
+    /// With --batch, every key whose production model matches the --tag filters
+    /// forecasts --horizon days after --as-of (default: the last day in the lake's
+    /// sales) from its sales in the lake; the rows replace that as-of date's rows,
+    /// so a second run for the same day never duplicates them.
+    #[command(after_help = "Examples:\n  \
+        herd score --batch\n  \
+        herd score --batch --as-of 2023-12-31\n  \
+        herd score --batch --tag store_id=S0001 --horizon 14")]
+    Score(ScoreArgs),
     /// Inspect the candidate and production registries; roll back production
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -172,6 +183,22 @@ pub struct TrainArgs {
     /// Continuous mode: stop after this many seconds without a new record
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Score every key once as of a date and exit (the nightly job)
+    #[arg(long)]
+    pub batch: bool,
+    /// Forecasts start the day after [default: the last day in the lake's sales]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Days forecast [default: train.horizon]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub horizon: Option<u32>,
+    /// Only production models with this tag, NAME=VALUE (repeatable; all must match)
+    #[arg(long = "tag", value_name = "NAME=VALUE")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +374,29 @@ pub enum BenchCommand {
         herd bench promote                    # the medium size: 10,000 candidates per pass\n  \
         herd bench promote --size small --models ridge")]
     Promote(BenchPromoteArgs),
+    /// Batch-score every key of a generated data set into `predictions`, twice
+    ///
+    /// Writes the data set's sales into a scratch lake (no broker), trains and
+    /// promotes every key, then runs `herd score --batch` twice for the same as-of
+    /// date (the second replaces the first's rows). Prints keys/s and rows/s.
+    #[command(after_help = "Examples:\n  \
+        herd bench score --size headline\n  \
+        herd bench score --size small --models ridge")]
+    Score(BenchScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchScoreArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Where the scratch lake goes
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Keep the scratch lake
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]

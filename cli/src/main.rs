@@ -55,6 +55,7 @@ fn main() -> ExitCode {
                 commands::models::production(&loaded.settings, &args).await
             }
             Command::Promote(args) => commands::promote::run(&loaded.settings, &args).await,
+            Command::Score(args) => commands::score::run(&loaded.settings, &args).await,
             Command::Bench(BenchCommand::Ingest(args)) => {
                 commands::bench::ingest(&loaded.settings, &args).await
             }
@@ -63,6 +64,9 @@ fn main() -> ExitCode {
             }
             Command::Bench(BenchCommand::Promote(args)) => {
                 commands::bench_promote::run(&loaded.settings, &args).await
+            }
+            Command::Bench(BenchCommand::Score(args)) => {
+                commands::bench_score::run(&loaded.settings, &args).await
             }
         }
     });

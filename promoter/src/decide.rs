@@ -119,6 +119,26 @@ impl Promoter {
         let candidates = CandidateRegistry::open_existing(lake)
             .await?
             .ok_or_else(|| PromoteError::NoCandidates(lake.url().to_string()))?;
+        Self::with(candidates, lake, production_root, options).await
+    }
+
+    /// As [`open`](Self::open), creating an empty candidate registry when none
+    /// exists yet: a continuous promoter may start before the first training.
+    pub async fn open_or_create(
+        lake: &LakeRoot,
+        production_root: &LakeRoot,
+        options: PromoteOptions,
+    ) -> Result<Self> {
+        let candidates = CandidateRegistry::open(lake).await?;
+        Self::with(candidates, lake, production_root, options).await
+    }
+
+    async fn with(
+        candidates: CandidateRegistry,
+        lake: &LakeRoot,
+        production_root: &LakeRoot,
+        options: PromoteOptions,
+    ) -> Result<Self> {
         Ok(Self {
             lake: lake.clone(),
             candidates,

@@ -103,7 +103,7 @@ async fn bench(
 
 /// The generated data set's rows as the `sales` table, written directly (no
 /// broker), in commits of a million rows.
-async fn write_sales(root: &LakeRoot, spec: &GeneratorSpec) -> anyhow::Result<u64> {
+pub async fn write_sales(root: &LakeRoot, spec: &GeneratorSpec) -> anyhow::Result<u64> {
     let table = tables::open_or_create(root, &tables::sales()).await?;
     let mut appender = ExactlyOnceAppender::new(table, "bench");
     let mut rows = SalesRows::with_capacity(SALES_BATCH);
@@ -126,7 +126,7 @@ async fn write_sales(root: &LakeRoot, spec: &GeneratorSpec) -> anyhow::Result<u6
     Ok(written)
 }
 
-fn train(
+pub fn train(
     histories: &[(SeriesKey, DenseHistory)],
     run: &RunSettings,
     threads: usize,

@@ -3,12 +3,14 @@
 pub mod archive;
 pub mod bench;
 pub mod bench_promote;
+pub mod bench_score;
 pub mod bench_train;
 pub mod doctor;
 pub mod generate;
 pub mod ingest;
 pub mod models;
 pub mod promote;
+pub mod score;
 pub mod simulate;
 pub mod topics;
 pub mod train;

@@ -25,7 +25,11 @@ pub async fn run(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<()> 
     )?;
     let lake = LakeRoot::parse(&settings.lake_root)?;
     let production = production_root(settings)?;
-    let mut promoter = Promoter::open(&lake, &production, options.clone()).await?;
+    let mut promoter = if args.once {
+        Promoter::open(&lake, &production, options.clone()).await?
+    } else {
+        Promoter::open_or_create(&lake, &production, options.clone()).await?
+    };
     let mut publisher = EventPublisher::new(&settings.kafka_options(), &settings.topics.models)?;
 
     let (summary, queued) = if args.once {

@@ -1,0 +1,103 @@
+//! `herd bench score`: batch scoring of a generated data set. A scratch lake gets
+//! the data set's `sales` (no broker), every key is trained and promoted (rule
+//! `true`, so every key has a production model), then `score_batch` runs twice for
+//! the same as-of date: the second run replaces the first's rows. JSON lines.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use herd_lake::{LakeRoot, tables};
+use herd_promoter::{PromoteOptions, Promoter};
+use herd_registry::{CandidateRegistry, PromotionRule};
+use herd_schemas::SeriesKey;
+use herd_scorer::{BatchOptions, BatchSummary, score_batch};
+use herd_trainer::{DenseHistory, Windows};
+use serde_json::json;
+
+use crate::args::BenchScoreArgs;
+use crate::commands::bench::{emit, peak_rss_mb, secs};
+use crate::commands::bench_promote::{train, write_sales};
+use crate::commands::train::{resolve_threads, run_settings};
+use crate::config::Settings;
+
+pub async fn run(settings: &Settings, args: &BenchScoreArgs) -> anyhow::Result<()> {
+    let spec = args.spec.spec();
+    let dir = args
+        .work_dir
+        .join(format!("score-lake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let root = LakeRoot::parse(&dir.to_string_lossy())?;
+    let result = bench(settings, args, &spec, &root).await;
+    if !args.keep {
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    result
+}
+
+async fn bench(
+    settings: &Settings,
+    args: &BenchScoreArgs,
+    spec: &herd_ingest::generate::GeneratorSpec,
+    root: &LakeRoot,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let rows = write_sales(root, spec).await?;
+    emit(json!({"bench": "score", "stage": "sales", "rows": rows,
+        "series": spec.series(), "seconds": secs(started)}));
+
+    let setup = Instant::now();
+    let sales = tables::open_existing(root, &tables::sales())
+        .await?
+        .context("the scratch sales table vanished")?;
+    let windows = Windows::new(settings.train.window_days);
+    herd_trainer::load(&windows, &sales, None).await?;
+    let histories: Vec<(SeriesKey, DenseHistory)> = windows
+        .map()
+        .iter()
+        .map(|e| (e.key().clone(), e.value().window.dense()))
+        .collect();
+    drop(windows);
+    let run = run_settings(&settings.train, &args.model, Some("bench".into()), &[])?;
+    let models = train(&histories, &run, resolve_threads(0))?;
+    drop(histories);
+    let mut registry = CandidateRegistry::open(root).await?;
+    for chunk in models.chunks(settings.train.commit_every.max(1)) {
+        registry.register(chunk.to_vec()).await?;
+    }
+    let options = PromoteOptions {
+        rule: Arc::new(PromotionRule::parse("true")?),
+        margin: 0.0,
+        run_id: "bench".into(),
+        window_days: settings.train.window_days,
+    };
+    let promoted = Promoter::open(root, root, options)
+        .await?
+        .pass(None)
+        .await?
+        .promoted;
+    emit(
+        json!({"bench": "score", "stage": "train_and_promote", "models": models.len(),
+        "promoted": promoted, "seconds": secs(setup)}),
+    );
+
+    let options = BatchOptions {
+        as_of: None,
+        horizon: run.model.horizon,
+        window_days: settings.train.window_days,
+        tags: Vec::new(),
+    };
+    for stage in ["first_run", "replacing_run"] {
+        let summary = score_batch(root, root, &options).await?;
+        emit(line(stage, &summary));
+    }
+    Ok(())
+}
+
+fn line(stage: &str, s: &BatchSummary) -> serde_json::Value {
+    json!({"bench": "score", "stage": stage, "as_of": s.as_of, "keys": s.scored,
+        "rows": s.rows, "files_replaced": s.files_replaced, "read_seconds": s.read_seconds,
+        "score_seconds": s.score_seconds, "write_seconds": s.write_seconds,
+        "seconds": s.seconds, "keys_per_s": s.scored as f64 / s.seconds.max(1e-9),
+        "rows_per_s": s.rows as f64 / s.seconds.max(1e-9), "peak_rss_mb": peak_rss_mb()})
+}
