@@ -7,6 +7,7 @@
 
 mod appender;
 mod error;
+mod replace;
 mod root;
 mod sales;
 mod scan;
@@ -23,6 +24,7 @@ pub use deltalake::parquet;
 
 pub use appender::{AppendOptions, ExactlyOnceAppender, OffsetRange};
 pub use error::{LakeError, Result};
+pub use replace::{Replaced, replace_partition};
 pub use root::LakeRoot;
 pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
 pub use scan::{ReadColumns, ScanOptions, ScanStats, parquet_reader, scan};

@@ -1,0 +1,210 @@
+//! `herd score --batch`: every key with a production model (those whose tags match,
+//! when tags are given) forecasts the horizon after an as-of date from its sales in
+//! the lake, and the day's rows replace that as-of date's partition of
+//! `predictions` in one commit — a second run for the same day replaces, never
+//! duplicates.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate, Utc};
+use herd_lake::{LakeRoot, tables};
+use herd_models::{History, Model};
+use herd_registry::{ProductionEntry, ProductionRegistry, read_artifact};
+use herd_trainer::{DenseHistory, Windows};
+use tokio::task::JoinSet;
+use tracing::info;
+
+use crate::error::{Result, ScoreError};
+use crate::predictions::{PredictionRows, Scored, predictions_table};
+
+/// Artifacts read at once.
+const READS: usize = 32;
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Forecasts start the day after; default: the last day in the lake's sales.
+    pub as_of: Option<NaiveDate>,
+    pub horizon: usize,
+    /// Days of sales read per key (the models' state is rebuilt from them).
+    pub window_days: usize,
+    /// Only production models with all these tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What a batch run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BatchSummary {
+    pub as_of: Option<NaiveDate>,
+    /// Keys with a production model, and those whose tags matched.
+    pub production_keys: usize,
+    pub matched: usize,
+    pub scored: usize,
+    /// Matched keys without any sales on or before the as-of date.
+    pub no_sales: usize,
+    /// Keys whose model could not be read or could not forecast.
+    pub failed: usize,
+    pub rows: usize,
+    pub files_replaced: usize,
+    pub table_version: u64,
+    pub read_seconds: f64,
+    pub score_seconds: f64,
+    pub write_seconds: f64,
+    pub seconds: f64,
+}
+
+/// Scores every matching production model as of one day.
+pub async fn score_batch(
+    lake: &LakeRoot,
+    production_root: &LakeRoot,
+    options: &BatchOptions,
+) -> Result<BatchSummary> {
+    let started = Instant::now();
+    let production = ProductionRegistry::open_existing(production_root)
+        .await?
+        .ok_or_else(|| ScoreError::NoProduction(production_root.url().to_string()))?;
+    let sales = tables::open_existing(lake, &tables::sales())
+        .await?
+        .ok_or_else(|| ScoreError::NoSales(lake.url().to_string()))?;
+    let mut summary = BatchSummary {
+        production_keys: production.all_current().count(),
+        ..BatchSummary::default()
+    };
+    let entries: Vec<ProductionEntry> = production
+        .all_current()
+        .filter(|e| {
+            options
+                .tags
+                .iter()
+                .all(|(k, v)| e.tags.get(k).is_some_and(|t| t == v))
+        })
+        .cloned()
+        .collect();
+    summary.matched = entries.len();
+
+    let windows = Windows::new(options.window_days);
+    herd_trainer::load(&windows, &sales, None).await?;
+    let as_of = match options.as_of {
+        Some(day) => day,
+        None => entries
+            .iter()
+            .filter_map(|e| windows.map().get(&e.key)?.window.last_day())
+            .max()
+            .ok_or_else(|| ScoreError::NoSales(lake.url().to_string()))?,
+    };
+    summary.as_of = Some(as_of);
+
+    // Models, read concurrently from the production registry.
+    let store = production.artifact_store();
+    let mut reads: JoinSet<(usize, Result<Model>)> = JoinSet::new();
+    let mut models: Vec<Option<Model>> = vec![None; entries.len()];
+    for (i, entry) in entries.iter().enumerate() {
+        if reads.len() >= READS
+            && let Some(done) = reads.join_next().await
+        {
+            let (i, model) = done.map_err(|e| ScoreError::Task(e.to_string()))?;
+            models[i] = model.ok();
+        }
+        let (store, path) = (Arc::clone(&store), entry.artifact.clone());
+        reads.spawn(async move {
+            let model = async {
+                let bytes = read_artifact(store.as_ref(), &path).await?;
+                Model::from_bytes(&bytes).map_err(|e| ScoreError::Model {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+            }
+            .await;
+            (i, model)
+        });
+    }
+    while let Some(done) = reads.join_next().await {
+        let (i, model) = done.map_err(|e| ScoreError::Task(e.to_string()))?;
+        models[i] = model.ok();
+    }
+    summary.read_seconds = started.elapsed().as_secs_f64();
+
+    let scoring = Instant::now();
+    let mut rows = PredictionRows::with_capacity(entries.len() * options.horizon);
+    let now = Utc::now();
+    for (entry, model) in entries.iter().zip(&models) {
+        let Some(model) = model else {
+            summary.failed += 1;
+            continue;
+        };
+        let Some(history) = windows
+            .map()
+            .get(&entry.key)
+            .and_then(|w| through(&w.window.dense(), as_of))
+        else {
+            summary.no_sales += 1;
+            continue;
+        };
+        let view = History {
+            start: history.start,
+            sales: &history.sales,
+            price: &history.price,
+            promo: &history.promo,
+        };
+        match model.forecast_from(&view, options.horizon, None) {
+            Ok(forecast) => {
+                rows.push(
+                    &Scored {
+                        key: entry.key.clone(),
+                        as_of,
+                        forecast,
+                        model_version: Some(entry.version),
+                        model_type: entry.model_type.clone(),
+                        cold_start: entry.cold_start,
+                    },
+                    "batch",
+                    now,
+                );
+                summary.scored += 1;
+            }
+            Err(e) => {
+                info!(key = %entry.key, error = %e, "could not forecast");
+                summary.failed += 1;
+            }
+        }
+    }
+    summary.rows = rows.len();
+    summary.score_seconds = scoring.elapsed().as_secs_f64();
+
+    let writing = Instant::now();
+    let mut table = tables::open_or_create(lake, &predictions_table()).await?;
+    let replaced = herd_lake::replace_partition(
+        &mut table,
+        "as_of",
+        &as_of.to_string(),
+        vec![rows.finish()?],
+    )
+    .await?;
+    summary.files_replaced = replaced.files_removed;
+    summary.table_version = replaced.version;
+    summary.write_seconds = writing.elapsed().as_secs_f64();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// `history` cut or padded (with unobserved days) to end exactly on `as_of`, so a
+/// forecast from it starts the next day; `None` without an observation by then.
+pub fn through(history: &DenseHistory, as_of: NaiveDate) -> Option<DenseHistory> {
+    let days = usize::try_from((as_of - history.start).num_days() + 1).ok()?;
+    let keep = days.min(history.sales.len());
+    if !history.sales[..keep].iter().any(|v| !v.is_nan()) {
+        return None;
+    }
+    let mut out = DenseHistory {
+        start: history.start,
+        sales: history.sales[..keep].to_vec(),
+        price: history.price[..keep].to_vec(),
+        promo: history.promo[..keep].to_vec(),
+    };
+    out.sales.resize(days, f32::NAN);
+    out.price.resize(days, f32::NAN);
+    out.promo.resize(days, 0);
+    debug_assert_eq!(history.start + Days::new(days as u64 - 1), as_of);
+    Some(out)
+}

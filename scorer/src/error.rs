@@ -1,0 +1,35 @@
+//! The scorer's error type.
+
+use herd_lake::LakeError;
+use herd_lake::arrow::error::ArrowError;
+use herd_registry::RegistryError;
+use herd_trainer::TrainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+
+    #[error("building prediction rows: {0}")]
+    Arrow(#[from] ArrowError),
+
+    #[error("reading sales: {0}")]
+    History(#[from] TrainError),
+
+    #[error("no production registry at {0}: run `herd promote` first")]
+    NoProduction(String),
+
+    #[error("no sales in the lake at {0}: run `herd archive` first")]
+    NoSales(String),
+
+    #[error("model {path}: {reason}")]
+    Model { path: String, reason: String },
+
+    #[error("a scoring task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = ScoreError> = std::result::Result<T, E>;
