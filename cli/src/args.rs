@@ -147,6 +147,18 @@ pub enum Command {
         herd score --batch --as-of 2023-12-31\n  \
         herd score --batch --tag store_id=S0001 --horizon 14")]
     Score(ScoreArgs),
+    /// Serve real-time forecasts over HTTP from production models loaded on demand
+    ///
+    /// GET /v1/forecast/{store_id}/{item_id}?horizon=28, POST /v1/forecast (a what-if
+    /// with planned prices and promotions), /healthz, /readyz, /metrics and
+    /// /openapi.json. Models are loaded from the production registry on first use
+    /// into a cache of --model-cache-mb, least recently used evicted; promotions
+    /// and rollbacks on herd.models reach it within a second.
+    #[command(after_help = "Examples:\n  \
+        herd serve\n  \
+        herd serve --listen 0.0.0.0:8080 --token \"$HERD_TOKEN\" --model-cache-mb 256\n  \
+        curl 'http://127.0.0.1:8080/v1/forecast/S0001/I00001?horizon=14'")]
+    Serve(ServeArgs),
     /// Inspect the candidate and production registries; roll back production
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -183,6 +195,19 @@ pub struct TrainArgs {
     /// Continuous mode: stop after this many seconds without a new record
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080, or serve.listen]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Byte budget of the model cache in MiB [default: 64]
+    #[arg(long, value_name = "MIB")]
+    pub model_cache_mb: Option<f64>,
+    /// Require `Authorization: Bearer TOKEN` on API requests [default: serve.token]
+    #[arg(long, env = "HERD_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]

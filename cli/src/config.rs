@@ -22,6 +22,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub train: TrainSettings,
     pub promote: PromoteSettings,
+    pub serve: ServeSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
     /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
     /// Numbers and booleans are accepted and passed on as text.
@@ -68,6 +69,31 @@ impl Default for PromoteSettings {
             production_root: String::new(),
             group: "herd-promoter".to_owned(),
             batch_ms: 1000,
+        }
+    }
+}
+
+/// How `herd serve` serves: `[serve]` in herd.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to listen on; loopback unless told otherwise.
+    pub listen: String,
+    /// Byte budget of the model cache, in MiB.
+    pub model_cache_mb: f64,
+    /// When not empty, API requests need `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Re-read the production table this often, besides following `herd.models`.
+    pub refresh_seconds: u64,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            model_cache_mb: 64.0,
+            token: String::new(),
+            refresh_seconds: 30,
         }
     }
 }
@@ -157,6 +183,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             train: TrainSettings::default(),
             promote: PromoteSettings::default(),
+            serve: ServeSettings::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -190,13 +217,14 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 7] = [
+const ENV_KEYS: [&str; 8] = [
     "bootstrap_servers",
     "lake_root",
     "topics",
     "log",
     "train",
     "promote",
+    "serve",
     "kafka",
 ];
 

@@ -1,12 +1,15 @@
-//! Forecasts for users: batch scoring as of a date into the Delta table
-//! `predictions`, with models read from the production registry only.
+//! Forecasts for users, from the production registry only: batch scoring as of a
+//! date into the Delta table `predictions`, and the real-time HTTP API with models
+//! loaded on demand into a byte-budgeted cache.
 //!
-//! Continuous scoring from `herd.sales` and the real-time HTTP API come next.
+//! Continuous scoring from `herd.sales` comes next.
 
 mod batch;
 mod error;
 mod predictions;
+mod serve;
 
 pub use batch::{BatchOptions, BatchSummary, score_batch, through};
 pub use error::{Result, ScoreError};
 pub use predictions::{PREDICTIONS_TABLE, PredictionRows, Scored, predictions_table};
+pub use serve::{MAX_BODY_BYTES, MAX_HORIZON, ServeOptions, follow_models, router, serve};

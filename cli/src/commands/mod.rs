@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod models;
 pub mod promote;
 pub mod score;
+pub mod serve;
 pub mod simulate;
 pub mod topics;
 pub mod train;

@@ -1,0 +1,54 @@
+//! `herd serve`: the real-time forecast API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use herd_registry::ModelCache;
+use herd_scorer::{ServeOptions, follow_models, serve};
+
+use crate::args::ServeArgs;
+use crate::commands::promote::production_root;
+use crate::config::Settings;
+
+pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let listen = match args.listen {
+        Some(address) => address,
+        None => settings.serve.listen.parse().with_context(|| {
+            format!("serve.listen `{}` is not HOST:PORT", settings.serve.listen)
+        })?,
+    };
+    let megabytes = args.model_cache_mb.unwrap_or(settings.serve.model_cache_mb);
+    if !(megabytes.is_finite() && megabytes > 0.0) {
+        bail!("--model-cache-mb: {megabytes} is not a positive size");
+    }
+    let budget = (megabytes * 1024.0 * 1024.0) as usize;
+    let token = args
+        .token
+        .clone()
+        .or_else(|| Some(settings.serve.token.clone()))
+        .filter(|t| !t.is_empty());
+    let cache = Arc::new(ModelCache::open(&production_root(settings)?, budget).await?);
+    let cancel = crate::shutdown::cancel_on_signal();
+    let follower = tokio::spawn(follow_models(
+        Arc::clone(&cache),
+        settings.kafka_options(),
+        settings.topics.models.clone(),
+        Duration::from_secs(settings.serve.refresh_seconds.max(1)),
+        cancel.clone(),
+    ));
+    let options = ServeOptions {
+        listen,
+        token,
+        default_horizon: settings.train.horizon,
+    };
+    let served = serve(cache, options, cancel.clone())
+        .await
+        .with_context(|| format!("serving on {listen}"));
+    cancel.cancel();
+    follower
+        .await
+        .context("following model events")?
+        .context("following model events")?;
+    served
+}

@@ -1,0 +1,468 @@
+//! `herd serve`: real-time forecasts over HTTP from production models loaded on
+//! demand into a byte-budgeted cache, which promotion and rollback events on
+//! `herd.models` update within a second.
+//!
+//! Routes: `GET /v1/forecast/{store_id}/{item_id}?horizon=28`, `POST /v1/forecast`
+//! (a what-if with planned prices and promotions), `/healthz`, `/readyz`,
+//! `/metrics` (Prometheus text) and `/openapi.json`. Every error is JSON with a
+//! reason: 400 for a bad id, horizon or body, 401 without the bearer token when one
+//! is required, 404 for a key without a production model.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use herd_models::Future;
+use herd_registry::ModelCache;
+use herd_schemas::{SeriesId, SeriesKey};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// The longest forecast served.
+pub const MAX_HORIZON: usize = 366;
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The OpenAPI document of this API.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Requests must carry `Authorization: Bearer <token>` when set.
+    pub token: Option<String>,
+    pub default_horizon: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    ok: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+}
+
+struct AppState {
+    cache: Arc<ModelCache>,
+    options: ServeOptions,
+    counters: Counters,
+}
+
+type Shared = Arc<AppState>;
+
+/// A JSON error with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.message, "status": self.status.as_u16()});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self::new(status, e.body_text())
+    }
+}
+
+/// One forecast day.
+#[derive(Debug, Serialize)]
+pub struct Point {
+    pub date: NaiveDate,
+    pub step: usize,
+    pub forecast: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// A forecast answer.
+#[derive(Debug, Serialize)]
+pub struct ForecastResponse {
+    pub store_id: String,
+    pub item_id: String,
+    pub model_version: i64,
+    pub model_type: Option<String>,
+    /// The last day of data the model was trained on; the forecast starts after it.
+    pub trained_through: NaiveDate,
+    pub horizon: usize,
+    pub forecast: Vec<Point>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HorizonQuery {
+    horizon: Option<usize>,
+}
+
+/// A what-if request: a key, a horizon and planned prices and promotions per day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIf {
+    pub store_id: String,
+    pub item_id: String,
+    pub horizon: Option<usize>,
+    #[serde(default)]
+    pub price: Vec<f32>,
+    #[serde(default)]
+    pub promo: Vec<bool>,
+}
+
+/// The API's routes over `cache`.
+pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
+    let state = Arc::new(AppState {
+        cache,
+        options,
+        counters: Counters::default(),
+    });
+    let api = Router::new()
+        .route("/v1/forecast/{store_id}/{item_id}", get(forecast))
+        .route("/v1/forecast", post(what_if))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            require_token,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
+        .with_state(state)
+}
+
+/// Serves until `cancel`.
+pub async fn serve(
+    cache: Arc<ModelCache>,
+    options: ServeOptions,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    info!(address = %listener.local_addr()?, "serving forecasts");
+    axum::serve(listener, router(cache, options))
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+async fn require_token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &state.options.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required")
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn count(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let counter = match response.status().as_u16() {
+        500.. => &state.counters.server_errors,
+        400.. => &state.counters.client_errors,
+        _ => &state.counters.ok,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    response
+}
+
+fn key_of(store_id: &str, item_id: &str) -> Result<SeriesKey, ApiError> {
+    let store: SeriesId = store_id
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("store_id {store_id:?}: {e}")))?;
+    let item: SeriesId = item_id
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("item_id {item_id:?}: {e}")))?;
+    Ok(SeriesKey::new(store, item))
+}
+
+fn horizon_of(requested: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    match requested.unwrap_or(default) {
+        h @ 1..=MAX_HORIZON => Ok(h),
+        h => Err(ApiError::bad_request(format!(
+            "horizon {h} is out of range: 1 to {MAX_HORIZON} days"
+        ))),
+    }
+}
+
+async fn forecast(
+    State(state): State<Shared>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<HorizonQuery>, QueryRejection>,
+) -> Result<Json<ForecastResponse>, ApiError> {
+    let Path((store_id, item_id)) = path?;
+    let Query(query) = query?;
+    let key = key_of(&store_id, &item_id)?;
+    let horizon = horizon_of(query.horizon, state.options.default_horizon)?;
+    answer(&state, &key, horizon, None).await
+}
+
+async fn what_if(
+    State(state): State<Shared>,
+    body: Result<Json<WhatIf>, JsonRejection>,
+) -> Result<Json<ForecastResponse>, ApiError> {
+    let Json(body) = body?;
+    let key = key_of(&body.store_id, &body.item_id)?;
+    let horizon = horizon_of(body.horizon, state.options.default_horizon)?;
+    if body.price.len() > horizon || body.promo.len() > horizon {
+        return Err(ApiError::bad_request(format!(
+            "{} prices and {} promotion days given for a {horizon}-day horizon",
+            body.price.len(),
+            body.promo.len()
+        )));
+    }
+    if let Some(bad) = body.price.iter().find(|p| !(p.is_finite() && **p > 0.0)) {
+        return Err(ApiError::bad_request(format!(
+            "price {bad} is not a positive number"
+        )));
+    }
+    let promo: Vec<u8> = body.promo.iter().map(|p| u8::from(*p)).collect();
+    let future = Future {
+        price: &body.price,
+        promo: &promo,
+    };
+    answer(&state, &key, horizon, Some(&future)).await
+}
+
+async fn answer(
+    state: &AppState,
+    key: &SeriesKey,
+    horizon: usize,
+    future: Option<&Future<'_>>,
+) -> Result<Json<ForecastResponse>, ApiError> {
+    let model = state
+        .cache
+        .get(key)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("loading {key}'s model: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("{key} has no production model"),
+            )
+        })?;
+    let f = model.model.forecast(horizon, future);
+    let forecast = (0..f.mean.len())
+        .map(|i| Point {
+            date: f.start + chrono::Days::new(i as u64),
+            step: i + 1,
+            forecast: f.mean[i],
+            lower: f.lower[i],
+            upper: f.upper[i],
+        })
+        .collect();
+    Ok(Json(ForecastResponse {
+        store_id: key.store_id().as_str().to_owned(),
+        item_id: key.item_id().as_str().to_owned(),
+        model_version: model.version,
+        model_type: model.model_type.clone(),
+        trained_through: model.model.last_date(),
+        horizon,
+        forecast,
+    }))
+}
+
+async fn ready(State(state): State<Shared>) -> Response {
+    let keys = state.cache.stats().production_keys;
+    if keys > 0 {
+        (StatusCode::OK, format!("ready: {keys} production models\n")).into_response()
+    } else {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no production model yet: run `herd promote`",
+        )
+        .into_response()
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let s = state.cache.stats();
+    let c = &state.counters;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "herd_model_cache_hits_total",
+        "counter",
+        "Forecasts served from a cached model.",
+        s.hits.to_string(),
+    );
+    metric(
+        "herd_model_cache_misses_total",
+        "counter",
+        "Forecasts that had to load their model.",
+        s.misses.to_string(),
+    );
+    metric(
+        "herd_model_cache_evictions_total",
+        "counter",
+        "Models evicted to stay within the budget.",
+        s.evictions.to_string(),
+    );
+    metric(
+        "herd_model_cache_loads_total",
+        "counter",
+        "Models loaded from the production registry.",
+        s.loads.to_string(),
+    );
+    metric(
+        "herd_model_cache_load_errors_total",
+        "counter",
+        "Model loads that failed.",
+        s.load_errors.to_string(),
+    );
+    metric(
+        "herd_model_cache_load_seconds_total",
+        "counter",
+        "Time spent loading models.",
+        s.load_seconds_total.to_string(),
+    );
+    metric(
+        "herd_model_cache_bytes",
+        "gauge",
+        "Bytes of cached models.",
+        s.bytes.to_string(),
+    );
+    metric(
+        "herd_model_cache_budget_bytes",
+        "gauge",
+        "The cache's byte budget.",
+        s.budget_bytes.to_string(),
+    );
+    metric(
+        "herd_model_cache_models",
+        "gauge",
+        "Models in the cache.",
+        s.entries.to_string(),
+    );
+    metric(
+        "herd_production_models",
+        "gauge",
+        "Keys with a production model.",
+        s.production_keys.to_string(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP herd_http_responses_total HTTP responses by class.\n# TYPE herd_http_responses_total counter\n\
+         herd_http_responses_total{{class=\"2xx\"}} {}\n\
+         herd_http_responses_total{{class=\"4xx\"}} {}\n\
+         herd_http_responses_total{{class=\"5xx\"}} {}",
+        c.ok.load(Ordering::Relaxed),
+        c.client_errors.load(Ordering::Relaxed),
+        c.server_errors.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Keeps `cache` current: applies every promotion and rollback event on `topic`
+/// (read from its end by a group of this process's own) and re-reads the
+/// production table every `refresh`.
+pub async fn follow_models(
+    cache: Arc<ModelCache>,
+    kafka: herd_bus::KafkaOptions,
+    topic: String,
+    refresh: Duration,
+    cancel: CancellationToken,
+) -> Result<(), rdkafka::error::KafkaError> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Message;
+
+    let group = format!(
+        "herd-serve-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let mut config = kafka.consumer_config(&group);
+    config.set("auto.offset.reset", "latest");
+    let consumer: StreamConsumer = config.create()?;
+    consumer.subscribe(&[topic.as_str()])?;
+    let mut ticker = tokio::time::interval(refresh);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            _ = ticker.tick() => {
+                if let Err(e) = cache.refresh().await {
+                    tracing::warn!(error = %e, "re-reading the production registry");
+                }
+            }
+            received = consumer.recv() => match received {
+                Ok(message) => {
+                    if let Some(Ok(event)) = message.payload().map(herd_schemas::ModelEvent::from_json)
+                        && cache.apply(&event)
+                    {
+                        info!(key = %event.key, version = event.version, "production model changed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading model events"),
+            },
+        }
+    }
+}

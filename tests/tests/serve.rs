@@ -1,0 +1,270 @@
+//! `herd serve` against real production models: every key answers, its model loaded
+//! on demand into a cache that never exceeds its budget though more models exist
+//! than fit; bad ids, horizons and bodies get a 4xx with a reason while the server
+//! keeps serving; a bearer token is enforced when set; and a promotion reaches the
+//! answers within seconds, through the event on the models topic.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use herd_tests::cli::{herd_ok, line, numbers};
+use herd_tests::env::Env;
+use herd_tests::process::Background;
+use serde_json::Value;
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A small lake with one production model per key: 3 stores × 20 items × 400 days.
+fn lake_with_production(env: &Env, models: &str) {
+    env.create_topics();
+    herd_ok(
+        env,
+        "generate",
+        &[
+            "generate",
+            "sales.parquet",
+            "--stores",
+            "3",
+            "--items",
+            "20",
+            "--days",
+            "400",
+        ],
+    );
+    herd_ok(env, "ingest", &["ingest", "sales.parquet"]);
+    let group = herd_tests::unique("serve-archive");
+    herd_ok(
+        env,
+        "archive",
+        &["archive", "--group", &group, "--idle-exit", "5"],
+    );
+    herd_ok(env, "train", &["train", "--once", "--models", models]);
+    let stdout = herd_ok(env, "promote", &["promote", "--once", "--rule", "true"]);
+    let promoted = numbers(line(&stdout, "decided "));
+    assert_eq!(promoted[0], 60, "{stdout}");
+    assert_eq!(promoted[1], 60, "every key promoted: {stdout}");
+}
+
+struct Server {
+    base: String,
+    process: Background,
+}
+
+impl Server {
+    fn start(env: &Env, name: &str, extra: &[&str]) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = env.herd();
+        command.args(["serve", "--listen", &listen]).args(extra);
+        let mut process = Background::spawn(command, env.dir(), name);
+        process.wait_for_log("serving forecasts", Duration::from_secs(60));
+        Server {
+            base: format!("http://{listen}"),
+            process,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.send(ureq::get(format!("{}{path}", self.base)).call())
+    }
+
+    fn get_with_token(&self, path: &str, token: &str) -> (u16, String) {
+        self.send(
+            ureq::get(format!("{}{path}", self.base))
+                .header("Authorization", format!("Bearer {token}"))
+                .call(),
+        )
+    }
+
+    fn post(&self, path: &str, body: impl Into<Vec<u8>>) -> (u16, String) {
+        let body: Vec<u8> = body.into();
+        self.send(
+            ureq::post(format!("{}{path}", self.base))
+                .header("Content-Type", "application/json")
+                .send(&body[..]),
+        )
+    }
+
+    fn send(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+        let mut response = result.unwrap_or_else(|e| panic!("no HTTP answer: {e}"));
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, body)
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"))
+    }
+
+    /// Prometheus samples without labels, by name.
+    fn metrics(&self) -> BTreeMap<String, f64> {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.contains('{'))
+            .filter_map(|l| {
+                let (name, value) = l.split_once(' ')?;
+                Some((name.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+fn keys() -> Vec<(String, String)> {
+    (1..=3)
+        .flat_map(|s| (1..=20).map(move |i| (format!("S{s:04}"), format!("I{i:05}"))))
+        .collect()
+}
+
+/// A 4xx JSON error with a reason.
+fn assert_error(answer: (u16, String), status: u16, context: &str) {
+    assert_eq!(answer.0, status, "{context}: {}", answer.1);
+    let body: Value = serde_json::from_str(&answer.1)
+        .unwrap_or_else(|e| panic!("{context}: error is not JSON ({e}): {}", answer.1));
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{context}: no reason: {body}"
+    );
+}
+
+#[test]
+fn serve_answers_every_key_within_its_cache_budget_and_follows_promotions() {
+    let env = Env::new("serve", 3);
+    lake_with_production(&env, "seasonal_naive");
+    // About six models fit in 20 KB; 60 keys are asked for.
+    let server = Server::start(&env, "serve", &["--model-cache-mb", "0.02"]);
+    assert_eq!(server.get("/healthz").0, 200);
+    assert_eq!(server.get("/readyz").0, 200);
+
+    for (store, item) in keys() {
+        let answer = server.json(&format!("/v1/forecast/{store}/{item}?horizon=14"));
+        assert_eq!(answer["store_id"], store.as_str());
+        assert_eq!(answer["model_version"], 1, "{answer}");
+        let points = answer["forecast"].as_array().expect("points");
+        assert_eq!(points.len(), 14, "{answer}");
+        for point in points {
+            let (f, lo, hi) = (
+                point["forecast"].as_f64().unwrap(),
+                point["lower"].as_f64().unwrap(),
+                point["upper"].as_f64().unwrap(),
+            );
+            assert!(lo <= f && f <= hi && lo >= 0.0, "{point}");
+        }
+        let metrics = server.metrics();
+        assert!(
+            metrics["herd_model_cache_bytes"] <= metrics["herd_model_cache_budget_bytes"],
+            "{metrics:?}"
+        );
+    }
+    let metrics = server.metrics();
+    assert_eq!(metrics["herd_production_models"], 60.0, "{metrics:?}");
+    assert!(
+        metrics["herd_model_cache_misses_total"] >= 60.0,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics["herd_model_cache_evictions_total"] > 0.0,
+        "{metrics:?}"
+    );
+    assert!(metrics["herd_model_cache_models"] < 60.0, "{metrics:?}");
+    // The default horizon is 28 days.
+    let answer = server.json("/v1/forecast/S0001/I00001");
+    assert_eq!(answer["forecast"].as_array().map(Vec::len), Some(28));
+
+    // Bad input: a reason and a 4xx each, and the server keeps serving.
+    assert_error(server.get("/v1/forecast/S0009/I00009"), 404, "unknown key");
+    assert_error(server.get("/v1/forecast/%2E%2E/I00001"), 400, "..");
+    assert_error(
+        server.get("/v1/forecast/S0001%2FI00001/x"),
+        400,
+        "encoded slash",
+    );
+    assert_error(
+        server.get("/v1/forecast/S0001/I00001?horizon=0"),
+        400,
+        "horizon 0",
+    );
+    assert_error(
+        server.get("/v1/forecast/S0001/I00001?horizon=100000"),
+        400,
+        "horizon 100000",
+    );
+    assert_error(
+        server.get("/v1/forecast/S0001/I00001?horizon=x"),
+        400,
+        "horizon x",
+    );
+    assert_error(
+        server.post("/v1/forecast", "{not json"),
+        400,
+        "malformed JSON",
+    );
+    let big = format!(
+        r#"{{"store_id":"S0001","item_id":"I00001","price":[{}1]}}"#,
+        "1,".repeat(1_100_000)
+    );
+    assert_error(server.post("/v1/forecast", big), 413, "a body over 1 MB");
+    let what_if = server.post(
+        "/v1/forecast",
+        r#"{"store_id":"S0001","item_id":"I00001","horizon":7,"price":[1.5,1.5],"promo":[true,true,true]}"#,
+    );
+    assert_eq!(what_if.0, 200, "{}", what_if.1);
+    let openapi = server.json("/openapi.json");
+    assert!(openapi["paths"]["/v1/forecast"].is_object(), "{openapi}");
+    assert_eq!(server.get("/healthz").0, 200, "still serving");
+
+    // A better model is promoted; the server answers with it within seconds.
+    herd_ok(&env, "train-2", &["train", "--once"]);
+    let stdout = herd_ok(&env, "promote-2", &["promote", "--once"]);
+    let promoted = numbers(line(&stdout, "decided "))[1];
+    assert!(promoted > 0, "nothing beat seasonal naive: {stdout}");
+    let production = herd_tests::production::ProductionTable::read(&env.lake_root());
+    let (store, item) = production
+        .rows
+        .iter()
+        .find(|r| r.version == 2)
+        .map(|r| (r.store_id.clone(), r.item_id.clone()))
+        .expect("a version 2 in production");
+    let started = Instant::now();
+    loop {
+        let answer = server.json(&format!("/v1/forecast/{store}/{item}"));
+        if answer["model_version"] == 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still version 1 after 15 s: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "promotion visible after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn serve_requires_its_bearer_token_when_given_one() {
+    let env = Env::new("serve-token", 3);
+    lake_with_production(&env, "seasonal_naive");
+    let server = Server::start(&env, "serve-token", &["--token", "s3cret"]);
+    assert_error(server.get("/v1/forecast/S0001/I00001"), 401, "no token");
+    assert_error(
+        server.get_with_token("/v1/forecast/S0001/I00001", "wrong"),
+        401,
+        "wrong token",
+    );
+    let (status, body) = server.get_with_token("/v1/forecast/S0001/I00001", "s3cret");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.get("/healthz").0, 200, "health needs no token");
+    drop(server.process);
+}
