@@ -79,10 +79,12 @@ pub fn promote_options(
     let rule = PromotionRule::parse(rule).map_err(|e| anyhow!("--rule: {e}"))?;
     let margin = margin.unwrap_or(settings.promote.margin);
     check_margin(margin).map_err(|e| anyhow!("--margin: {e}"))?;
+    // Time and process id: two promoters started in the same millisecond differ.
     let run_id = run_id.unwrap_or_else(|| {
         format!(
-            "promote-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+            "promote-{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
         )
     });
     Ok(PromoteOptions {
