@@ -1,8 +1,9 @@
 //! `herd serve` against real production models: every key answers, its model loaded
 //! on demand into a cache that never exceeds its budget though more models exist
 //! than fit; bad ids, horizons and bodies get a 4xx with a reason while the server
-//! keeps serving; a bearer token is enforced when set; and a promotion reaches the
-//! answers within seconds, through the event on the models topic.
+//! keeps serving; a bearer token is enforced when set; a promotion reaches the
+//! answers within seconds, through the event on the models topic; and batch scoring
+//! run twice for one day replaces that day's predictions instead of adding to them.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -278,10 +279,68 @@ fn serve_answers_every_key_within_its_cache_budget_and_follows_promotions() {
     );
 }
 
+/// Reads `predictions` with Python's deltalake: rows, distinct (key, as_of, step)
+/// and rows per as-of date.
+const PREDICTIONS: &str = r#"
+import collections, json, sys
+from deltalake import DeltaTable
+
+data = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=["key", "as_of", "step"])
+keys, days, steps = (data.column(c).to_pylist() for c in ("key", "as_of", "step"))
+print(json.dumps({
+    "rows": data.num_rows,
+    "distinct": len(set(zip(keys, days, steps))),
+    "by_day": {str(d): n for d, n in collections.Counter(days).items()},
+}))
+"#;
+
 #[test]
-fn serve_requires_its_bearer_token_when_given_one() {
+fn batch_scoring_replaces_its_day_and_serve_requires_its_token() {
     let env = Env::new("serve-token", 3);
     lake_with_production(&env, "seasonal_naive");
+
+    // Twice for the same day, then once for an earlier day: the second run
+    // replaces the first's rows.
+    for name in ["score-1", "score-2"] {
+        let stdout = herd_ok(&env, name, &["score", "--batch"]);
+        let summary = line(&stdout, "scored ");
+        assert!(summary.starts_with("scored 60 keys as of "), "{summary}");
+        assert!(summary.contains(": 1680 rows to predictions"), "{summary}");
+    }
+    let stdout = herd_ok(
+        &env,
+        "score-3",
+        &[
+            "score",
+            "--batch",
+            "--as-of",
+            "2022-12-31",
+            "--tag",
+            "store_id=S0001",
+        ],
+    );
+    assert!(
+        line(&stdout, "scored ").starts_with("scored 20 keys as of 2022-12-31"),
+        "{stdout}"
+    );
+    let seen =
+        herd_tests::python::run_script(PREDICTIONS, &env.lake_root().join("predictions"), &[]);
+    assert_eq!(seen["rows"], 1680 + 560, "{seen}");
+    assert_eq!(
+        seen["distinct"], seen["rows"],
+        "duplicated predictions: {seen}"
+    );
+    assert_eq!(seen["by_day"]["2022-12-31"], 560, "{seen}");
+    assert_eq!(
+        env.herd()
+            .args(["score"])
+            .output()
+            .map(|o| o.status.success())
+            .ok(),
+        Some(false),
+        "continuous scoring is refused with a message until it exists"
+    );
+
     let server = Server::start(&env, "serve-token", &["--token", "s3cret"]);
     assert_error(server.get("/v1/forecast/S0001/I00001"), 401, "no token");
     assert_error(
