@@ -62,6 +62,9 @@ step "herd models list --tag store_id=S0001 --limit 5"
 step "herd promote --once (the business rule, then champion against challenger)"
 "$herd" promote --once | tee "$demo/promote.txt"
 
+step "herd score --batch (every production model's forecast into predictions)"
+"$herd" score --batch | tee "$demo/score.txt"
+
 key=$("$herd" models production --format json --limit 1 | sed -n 's/^{"key":"\([^"]*\)".*/\1/p')
 step "herd models history $key"
 "$herd" models history "$key"
@@ -76,6 +79,7 @@ echo "  archived:  $(cat "$demo/archive.txt")"
 echo "  trained:   $(head -n 1 "$demo/train.txt")"
 echo "  accuracy:  $(sed -n 's/^accuracy (keys with full history): //p' "$demo/train.txt")"
 echo "  promoted:  $(head -n 1 "$demo/promote.txt")"
-echo "  lake:      $HERD_LAKE_ROOT/{sales,models,production/models,promotions} (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
+echo "  scored:    $(head -n 1 "$demo/score.txt")"
+echo "  lake:      $HERD_LAKE_ROOT/{sales,models,production/models,promotions,predictions} (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
 echo
 echo "The broker keeps running for the next steps; stop it with: scripts/kafka.sh stop"
