@@ -4,6 +4,7 @@
 //! and promoted again, each champion re-scored on its challenger's newer holdout
 //! from the lake's sales; a third pass finds nothing to decide. JSON lines.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -26,16 +27,37 @@ const SALES_BATCH: usize = 1_000_000;
 
 pub async fn run(settings: &Settings, args: &BenchPromoteArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();
-    let dir = args
-        .work_dir
-        .join(format!("promote-lake-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let root = LakeRoot::parse(&dir.to_string_lossy())?;
+    let (dir, root) = scratch_lake(&args.work_dir, "promote")?;
     let result = bench(settings, args, &spec, &root).await;
     if !args.keep {
         std::fs::remove_dir_all(&dir).ok();
     }
     result
+}
+
+/// A fresh lake directory for one benchmark run under `work_dir`.
+pub fn scratch_lake(work_dir: &Path, bench: &str) -> anyhow::Result<(PathBuf, LakeRoot)> {
+    let dir = work_dir.join(format!("{bench}-lake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let root = LakeRoot::parse(&dir.to_string_lossy())?;
+    Ok((dir, root))
+}
+
+/// Every key's last `window_days` days from the scratch lake's `sales`.
+pub async fn lake_histories(
+    root: &LakeRoot,
+    window_days: usize,
+) -> anyhow::Result<Vec<(SeriesKey, DenseHistory)>> {
+    let sales = tables::open_existing(root, &tables::sales())
+        .await?
+        .context("the scratch sales table vanished")?;
+    let windows = Windows::new(window_days);
+    herd_trainer::load(&windows, &sales, None).await?;
+    Ok(windows
+        .map()
+        .iter()
+        .map(|e| (e.key().clone(), e.value().window.dense()))
+        .collect())
 }
 
 async fn bench(
@@ -49,17 +71,7 @@ async fn bench(
     emit(json!({"bench": "promote", "stage": "sales", "rows": rows,
         "series": spec.series(), "seconds": secs(started)}));
 
-    let sales = tables::open_existing(root, &tables::sales())
-        .await?
-        .context("the scratch sales table vanished")?;
-    let windows = Windows::new(settings.train.window_days);
-    herd_trainer::load(&windows, &sales, None).await?;
-    let full: Vec<(SeriesKey, DenseHistory)> = windows
-        .map()
-        .iter()
-        .map(|e| (e.key().clone(), e.value().window.dense()))
-        .collect();
-    drop(windows);
+    let full = lake_histories(root, settings.train.window_days).await?;
     let shifted: Vec<(SeriesKey, DenseHistory)> = full
         .iter()
         .map(|(key, h)| (key.clone(), drop_last_days(h, args.shift_days)))

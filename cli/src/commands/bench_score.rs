@@ -6,28 +6,21 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
-use herd_lake::{LakeRoot, tables};
+use herd_lake::LakeRoot;
 use herd_promoter::{PromoteOptions, Promoter};
 use herd_registry::{CandidateRegistry, PromotionRule};
-use herd_schemas::SeriesKey;
 use herd_scorer::{BatchOptions, BatchSummary, score_batch};
-use herd_trainer::{DenseHistory, Windows};
 use serde_json::json;
 
 use crate::args::BenchScoreArgs;
 use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::bench_promote::{train, write_sales};
+use crate::commands::bench_promote::{lake_histories, scratch_lake, train, write_sales};
 use crate::commands::train::{resolve_threads, run_settings};
 use crate::config::Settings;
 
 pub async fn run(settings: &Settings, args: &BenchScoreArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();
-    let dir = args
-        .work_dir
-        .join(format!("score-lake-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let root = LakeRoot::parse(&dir.to_string_lossy())?;
+    let (dir, root) = scratch_lake(&args.work_dir, "score")?;
     let result = bench(settings, args, &spec, &root).await;
     if !args.keep {
         std::fs::remove_dir_all(&dir).ok();
@@ -47,17 +40,7 @@ async fn bench(
         "series": spec.series(), "seconds": secs(started)}));
 
     let setup = Instant::now();
-    let sales = tables::open_existing(root, &tables::sales())
-        .await?
-        .context("the scratch sales table vanished")?;
-    let windows = Windows::new(settings.train.window_days);
-    herd_trainer::load(&windows, &sales, None).await?;
-    let histories: Vec<(SeriesKey, DenseHistory)> = windows
-        .map()
-        .iter()
-        .map(|e| (e.key().clone(), e.value().window.dense()))
-        .collect();
-    drop(windows);
+    let histories = lake_histories(root, settings.train.window_days).await?;
     let run = run_settings(&settings.train, &args.model, Some("bench".into()), &[])?;
     let models = train(&histories, &run, resolve_threads(0))?;
     drop(histories);
