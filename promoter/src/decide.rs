@@ -197,7 +197,7 @@ impl Promoter {
             .production
             .all_entries()
             .filter(|e| !self.log.contains(&e.decision_id))
-            .map(|e| self.decision_of(e))
+            .map(|e| decision_of(e, &self.options))
             .collect();
         let mut summary = PassSummary {
             repaired: decisions.len(),
@@ -505,11 +505,6 @@ impl Promoter {
             run_id: row.run_id.clone(),
             tags: row.tags.clone(),
         }
-    }
-
-    /// The audit row of a production entry.
-    fn decision_of(&self, entry: &ProductionEntry) -> Decision {
-        decision_of(entry, &self.options)
     }
 
     fn event(

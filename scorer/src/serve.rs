@@ -444,7 +444,8 @@ pub async fn follow_models(
     config.set("auto.offset.reset", "latest");
     let consumer: StreamConsumer = config.create()?;
     consumer.subscribe(&[topic.as_str()])?;
-    let mut ticker = tokio::time::interval(refresh);
+    // The cache read the table when it opened; the first refresh is one period on.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + refresh, refresh);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
