@@ -43,3 +43,28 @@ pub fn close(a: Option<f64>, b: Option<f64>) -> bool {
         (a, b) => a.is_none() && b.is_none(),
     }
 }
+
+/// Publishes `file` with `herd ingest`, failing the test unless every record was
+/// delivered; returns how many were.
+pub fn ingest(env: &Env, name: &str, file: &str) -> u64 {
+    let stdout = herd_ok(env, name, &["ingest", file]);
+    let summary = line(&stdout, "delivered ");
+    let [delivered, failed, unacknowledged] = numbers(summary)[..] else {
+        panic!("unexpected ingest summary: {summary}");
+    };
+    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
+    delivered
+}
+
+/// Archives everything on the sales topic into the lake with `herd archive` in a
+/// group of its own, stopping after `idle_exit` seconds without a record; returns
+/// the rows archived.
+pub fn archive(env: &Env, idle_exit: &str) -> u64 {
+    let group = crate::unique("archive");
+    let stdout = herd_ok(
+        env,
+        "archive",
+        &["archive", "--group", &group, "--idle-exit", idle_exit],
+    );
+    numbers(line(&stdout, "archived "))[0]
+}

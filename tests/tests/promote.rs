@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use herd_schemas::{ModelEvent, ModelEventKind};
-use herd_tests::cli::{FINISH, close, herd_ok, line, numbers};
+use herd_tests::cli::{FINISH, archive, close, herd_ok, ingest, line, numbers};
 use herd_tests::env::Env;
 use herd_tests::process::{Background, Ran};
 use herd_tests::production::{self, ProductionRow, ProductionTable, PromotionsTable};
@@ -31,19 +31,11 @@ fn small_lake(env: &Env) {
         "generate",
         &["generate", "small.parquet", "--size", "small"],
     );
-    let stdout = herd_ok(env, "ingest", &["ingest", "small.parquet"]);
-    let delivered = numbers(line(&stdout, "delivered "));
-    assert_eq!(delivered[1..], [0, 0], "failed or unacknowledged: {stdout}");
-    let group = herd_tests::unique("promote-archive");
-    let stdout = herd_ok(
-        env,
-        "archive",
-        &["archive", "--group", &group, "--idle-exit", IDLE_EXIT],
-    );
+    let delivered = ingest(env, "ingest", "small.parquet");
     assert_eq!(
-        numbers(line(&stdout, "archived "))[0],
-        delivered[0],
-        "{stdout}"
+        archive(env, IDLE_EXIT),
+        delivered,
+        "archived what was ingested"
     );
 }
 

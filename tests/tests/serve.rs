@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use herd_tests::cli::{herd_ok, line, numbers};
+use herd_tests::cli::{archive, herd_ok, ingest, line, numbers};
 use herd_tests::env::Env;
 use herd_tests::process::Background;
 use serde_json::Value;
@@ -39,13 +39,8 @@ fn lake_with_production(env: &Env, models: &str) {
             "400",
         ],
     );
-    herd_ok(env, "ingest", &["ingest", "sales.parquet"]);
-    let group = herd_tests::unique("serve-archive");
-    herd_ok(
-        env,
-        "archive",
-        &["archive", "--group", &group, "--idle-exit", "5"],
-    );
+    let delivered = ingest(env, "ingest", "sales.parquet");
+    assert_eq!(archive(env, "5"), delivered, "archived what was ingested");
     herd_ok(env, "train", &["train", "--once", "--models", models]);
     let stdout = herd_ok(env, "promote", &["promote", "--once", "--rule", "true"]);
     let [decided, promoted, ..] = decided_counts(&stdout)[..] else {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use herd_schemas::{ModelEvent, ModelEventKind};
-use herd_tests::cli::{FINISH, close, herd_ok, line, numbers};
+use herd_tests::cli::{FINISH, archive, close, herd_ok, ingest, line, numbers};
 use herd_tests::env::Env;
 use herd_tests::lake::SalesTable;
 use herd_tests::process::{Background, Ran};
@@ -20,28 +20,6 @@ use herd_tests::topic;
 
 /// Seconds without a new record after which `archive` and continuous `train` stop.
 const IDLE_EXIT: &str = "5";
-
-/// Publishes `file` with `herd ingest`; returns how many records were delivered.
-fn ingest(env: &Env, name: &str, file: &str) -> u64 {
-    let stdout = herd_ok(env, name, &["ingest", file]);
-    let summary = line(&stdout, "delivered ");
-    let [delivered, failed, unacknowledged] = numbers(summary)[..] else {
-        panic!("unexpected ingest summary: {summary}");
-    };
-    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
-    delivered
-}
-
-/// Archives everything on the sales topic into the lake; returns the rows archived.
-fn archive(env: &Env) -> u64 {
-    let group = herd_tests::unique("train-archive");
-    let stdout = herd_ok(
-        env,
-        "archive",
-        &["archive", "--group", &group, "--idle-exit", IDLE_EXIT],
-    );
-    numbers(line(&stdout, "archived "))[0]
-}
 
 /// What `herd train --once` says it did.
 #[derive(Debug)]
@@ -243,7 +221,7 @@ fn train_once_registers_every_key_with_metrics_and_tags() {
         &["generate", "small.parquet", "--size", "small"],
     );
     let published = ingest(&env, "ingest", "small.parquet");
-    assert_eq!(archive(&env), published);
+    assert_eq!(archive(&env, IDLE_EXIT), published);
     let sales = SalesTable::read(&env.lake_root(), &[]);
     assert_eq!(sales.rows.len() as u64, published);
     let expected: BTreeSet<String> = sales
@@ -471,7 +449,7 @@ fn continuous_trainer_rebuilds_the_same_windows_from_lake_and_topic() {
     // Days 1..150 go into the lake; then all 200 days (days 1..150 again,
     // identical) stay on the topic only.
     let first = ingest(&env, "ingest-first", "first.jsonl");
-    assert_eq!(archive(&env), first);
+    assert_eq!(archive(&env, IDLE_EXIT), first);
     let second = ingest(&env, "ingest-all", "all.jsonl");
 
     let (first_days, all_days) = (
@@ -560,7 +538,7 @@ fn bad_keys_are_recorded_not_fatal() {
     std::fs::write(env.path("bad.jsonl"), lines.join("\n") + "\n").expect("written");
     let published = ingest(&env, "ingest", "bad.jsonl");
     assert_eq!(published, lines.len() as u64);
-    assert_eq!(archive(&env), published);
+    assert_eq!(archive(&env, IDLE_EXIT), published);
 
     let summary = train_once(&env, &[]);
     assert_eq!(summary.keys, 5, "{summary:?}");
