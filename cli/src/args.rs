@@ -224,6 +224,31 @@ pub struct ScoreArgs {
     /// Only production models with this tag, NAME=VALUE (repeatable; all must match)
     #[arg(long = "tag", value_name = "NAME=VALUE")]
     pub tags: Vec<String>,
+    /// Continuous mode: consumer group [default: herd-scorer, or score.group]
+    #[arg(long, conflicts_with = "batch")]
+    pub group: Option<String>,
+    /// Continuous mode: what a key without a production model gets
+    /// [default: forecast, or score.cold_start]
+    #[arg(long, value_enum, conflicts_with = "batch")]
+    pub cold_start: Option<ColdStartArg>,
+    /// Continuous mode: byte budget of the model cache in MiB [default: 64]
+    #[arg(long, value_name = "MIB", conflicts_with = "batch")]
+    pub model_cache_mb: Option<f64>,
+    /// Continuous mode: stop after this many seconds without a new record
+    #[arg(long, value_name = "SECONDS", conflicts_with = "batch")]
+    pub idle_exit: Option<u64>,
+}
+
+/// What continuous scoring does for a key without a production model.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ColdStartArg {
+    /// The cold-start forecast from the item's other stores, flagged `cold_start`
+    Forecast,
+    /// No forecast; the key is counted as skipped
+    Skip,
 }
 
 #[derive(Debug, Args)]
@@ -408,6 +433,73 @@ pub enum BenchCommand {
         herd bench score --size headline\n  \
         herd bench score --size small --models ridge")]
     Score(BenchScoreArgs),
+    /// Real-time forecasts under load: requests/s and p50/p99 latency of `herd serve`
+    /// driven from this process on loopback, uniform and Zipf key mixes
+    #[command(after_help = "Examples:\n  \
+        herd bench serve                      # 100,000 models, a 64 MiB cache")]
+    Serve(BenchServeArgs),
+    /// Freshness of continuous scoring: from a record's publication under
+    /// `herd simulate` to its forecast on herd.predictions and to its Delta commit
+    #[command(after_help = "Examples:\n  \
+        herd bench freshness --size headline")]
+    Freshness(BenchFreshnessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchServeArgs {
+    /// Models in the scratch production registry
+    #[arg(long, default_value_t = 100_000)]
+    pub models: usize,
+    /// Byte budget of the server's model cache in MiB
+    #[arg(long, default_value_t = 64.0)]
+    pub model_cache_mb: f64,
+    /// Seconds measured per key mix, after the warm-up
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f64,
+    /// Seconds of each mix's warm-up, not measured
+    #[arg(long, default_value_t = 5.0)]
+    pub warmup_seconds: f64,
+    /// Keep-alive connections of the load generator, each in a closed loop
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub connections: u32,
+    /// Exponent of the Zipf key mix
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf_exponent: f64,
+    /// Keys asked for one at a time, cold then hot, before the mixes
+    #[arg(long, default_value_t = 2_000)]
+    pub cold_keys: usize,
+    /// Where the scratch lake goes
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Keep the scratch lake
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFreshnessArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Days of history published, archived and trained on before the live phase
+    #[arg(long, default_value_t = 200)]
+    pub history_days: u32,
+    /// Commit forecasts at least this often [default: score.flush_ms]
+    #[arg(long, value_name = "MS")]
+    pub flush_ms: Option<u64>,
+    /// Live days published, one per --days-per-second
+    #[arg(long, default_value_t = 20)]
+    pub live_days: u32,
+    /// Live days per second
+    #[arg(long, default_value_t = 0.5)]
+    pub days_per_second: f64,
+    /// Where the scratch lake goes
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Keep the scratch lake
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]
@@ -585,6 +677,10 @@ pub struct SimulateArgs {
     /// Days of history published at once before the live phase
     #[arg(long, default_value_t = 365)]
     pub history_days: u32,
+    /// First day index published: go on where an earlier simulation stopped
+    /// (`--start-day 365` after `--history-days 365 --live-days 0`)
+    #[arg(long, default_value_t = 0)]
+    pub start_day: u32,
     /// Live days per second
     #[arg(long, default_value_t = 1.0)]
     pub days_per_second: f64,

@@ -23,6 +23,7 @@ pub struct Settings {
     pub train: TrainSettings,
     pub promote: PromoteSettings,
     pub serve: ServeSettings,
+    pub score: ScoreSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
     /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
     /// Numbers and booleans are accepted and passed on as text.
@@ -94,6 +95,32 @@ impl Default for ServeSettings {
             model_cache_mb: 64.0,
             token: String::new(),
             refresh_seconds: 30,
+        }
+    }
+}
+
+/// How `herd score` scores continuously: `[score]` in herd.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreSettings {
+    /// Consumer group of the continuous scorer.
+    pub group: String,
+    /// A key without a production model: `forecast` (the cold-start forecast,
+    /// flagged) or `skip` (counted, not scored).
+    pub cold_start: crate::args::ColdStartArg,
+    /// Byte budget of the model cache, in MiB.
+    pub model_cache_mb: f64,
+    /// Commit the forecasts of new data at least this often.
+    pub flush_ms: u64,
+}
+
+impl Default for ScoreSettings {
+    fn default() -> Self {
+        Self {
+            group: "herd-scorer".to_owned(),
+            cold_start: crate::args::ColdStartArg::Forecast,
+            model_cache_mb: 64.0,
+            flush_ms: 1000,
         }
     }
 }
@@ -184,6 +211,7 @@ impl Default for Settings {
             train: TrainSettings::default(),
             promote: PromoteSettings::default(),
             serve: ServeSettings::default(),
+            score: ScoreSettings::default(),
             kafka: BTreeMap::new(),
         }
     }
@@ -217,7 +245,7 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 9] = [
     "bootstrap_servers",
     "lake_root",
     "topics",
@@ -225,6 +253,7 @@ const ENV_KEYS: [&str; 8] = [
     "train",
     "promote",
     "serve",
+    "score",
     "kafka",
 ];
 

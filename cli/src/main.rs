@@ -69,6 +69,12 @@ fn main() -> ExitCode {
             Command::Bench(BenchCommand::Score(args)) => {
                 commands::bench_score::run(&loaded.settings, &args).await
             }
+            Command::Bench(BenchCommand::Serve(args)) => {
+                commands::bench_serve::run(&loaded.settings, &args).await
+            }
+            Command::Bench(BenchCommand::Freshness(args)) => {
+                commands::bench_freshness::run(&loaded.settings, &args).await
+            }
         }
     });
     match result {

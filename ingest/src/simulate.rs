@@ -16,6 +16,9 @@ pub struct SimulateOptions {
     pub spec: GeneratorSpec,
     /// Days published at once before the live phase (day indices `0..history_days`).
     pub history_days: u32,
+    /// The first history day published: a later run of the same simulation can go on
+    /// where an earlier one stopped instead of publishing its days again.
+    pub start_day: u32,
     /// Live days per second; each live day publishes one record per started key.
     pub days_per_second: f64,
     /// Stop after this many live days (`None`: until cancelled).
@@ -68,7 +71,7 @@ pub fn simulate(
             Ok(records)
         };
 
-    for day in 0..options.history_days {
+    for day in options.start_day..options.history_days {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -79,7 +82,7 @@ pub fn simulate(
 
     let period = Duration::from_secs_f64(1.0 / options.days_per_second.max(1e-6));
     let mut next_tick = Instant::now();
-    let mut day = options.history_days;
+    let mut day = options.history_days.max(options.start_day);
     while !stop.load(Ordering::Relaxed) && options.live_days.is_none_or(|n| summary.live_days < n) {
         let now = Instant::now();
         if now < next_tick {

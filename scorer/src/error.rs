@@ -28,6 +28,12 @@ pub enum ScoreError {
     #[error("model {path}: {reason}")]
     Model { path: String, reason: String },
 
+    #[error(transparent)]
+    Bus(#[from] herd_bus::BusError),
+
+    #[error("{count} forecasts were not acknowledged by topic {topic}")]
+    Undelivered { topic: String, count: u64 },
+
     #[error("a scoring task failed: {0}")]
     Task(String),
 }

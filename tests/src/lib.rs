@@ -8,13 +8,15 @@
 //! back, [`lake`] and [`parquet`] read the Delta `sales` table, [`python`] reads it
 //! with Python's `deltalake`, [`registry`] reads the `models` table both ways,
 //! [`production`] reads the `production/models` and `promotions` tables promotion
-//! writes, [`process`] runs services in the background and [`cli`] runs `herd`
-//! commands and reads their summaries.
+//! writes, [`predictions`] reads what scoring writes to the `predictions` table and
+//! the predictions topic, [`process`] runs services in the background and [`cli`]
+//! runs `herd` commands and reads their summaries.
 
 pub mod cli;
 pub mod env;
 pub mod lake;
 pub mod parquet;
+pub mod predictions;
 pub mod process;
 pub mod production;
 pub mod python;

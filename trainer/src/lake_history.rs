@@ -2,7 +2,7 @@
 //! on the partitions this process owns, in commit order, so that for a repeated day
 //! the later record wins as it did on the topic.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use herd_lake::{DeltaTable, ScanOptions, ScanStats, scan};
 
@@ -29,6 +29,29 @@ pub async fn load(
     let mut loader = WindowLoader::new(windows.capacity(), partitions);
     let mut read = WindowLoader::parquet_columns();
     read.read.push("kafka_partition".into());
+    let options = ScanOptions {
+        read,
+        since: None,
+        concurrency: 2,
+    };
+    let scan = scan(sales, &options, |batch| loader.add(&batch)).await?;
+    let (rows, keys) = loader.finish(windows);
+    Ok(LoadSummary { scan, rows, keys })
+}
+
+/// Reads `sales` into `windows` as it stood at `limits`: only rows of those
+/// partitions with an offset below the partition's limit. Keys already in
+/// `windows` are replaced by what the table holds.
+pub async fn load_before(
+    windows: &Windows,
+    sales: &DeltaTable,
+    limits: &HashMap<i32, i64>,
+) -> Result<LoadSummary> {
+    let partitions: HashSet<i32> = limits.keys().copied().collect();
+    let mut loader = WindowLoader::new(windows.capacity(), Some(&partitions)).before(limits);
+    let mut read = WindowLoader::parquet_columns();
+    read.read.push("kafka_partition".into());
+    read.read.push("kafka_offset".into());
     let options = ScanOptions {
         read,
         since: None,

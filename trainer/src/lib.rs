@@ -19,7 +19,7 @@ pub use announce::Announcer;
 pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous};
 pub use error::{Result, TrainError};
 pub use fit::{RunSettings, fit_key};
-pub use lake_history::{LoadSummary, load};
+pub use lake_history::{LoadSummary, load, load_before};
 pub use loader::WindowLoader;
 pub use once::{
     OnceOptions, OnceSummary, fit_all, item_profiles, train_histories, train_once, training_pool,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use herd_lake::ReadColumns;
 use herd_lake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use herd_lake::arrow::compute::cast;
-use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type};
+use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use herd_schemas::{SeriesId, SeriesKey};
 
 use crate::error::{Result, TrainError};
@@ -24,6 +24,8 @@ const MAX_PAIR_TABLE: usize = 1 << 22;
 pub struct WindowLoader<'a> {
     capacity: usize,
     partitions: Option<&'a HashSet<i32>>,
+    /// Per partition, the first offset not kept (rows need `kafka_offset`).
+    before: Option<&'a HashMap<i32, i64>>,
     /// `store_id/item_id` → index into `keys`.
     by_name: HashMap<Box<str>, usize>,
     keys: Vec<(SeriesKey, KeyWindow)>,
@@ -122,6 +124,7 @@ impl<'a> WindowLoader<'a> {
         Self {
             capacity,
             partitions,
+            before: None,
             by_name: HashMap::new(),
             keys: Vec::new(),
             name: String::new(),
@@ -130,6 +133,13 @@ impl<'a> WindowLoader<'a> {
             too_old: 0,
             replaced: 0,
         }
+    }
+
+    /// Keeps only rows of the partitions in `limits` whose `kafka_offset` is below the
+    /// partition's limit: the history as it stood at those offsets.
+    pub fn before(mut self, limits: &'a HashMap<i32, i64>) -> Self {
+        self.before = Some(limits);
+        self
     }
 
     /// Moves the windows into `windows`; returns the rows kept and the keys seen.
@@ -171,6 +181,15 @@ impl<'a> WindowLoader<'a> {
             ),
             None => None,
         };
+        let offsets = match (self.before, batch.column_by_name("kafka_offset")) {
+            (None, _) => None,
+            (Some(_), Some(column)) => Some(
+                column
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| corrupt("`kafka_offset` is not an integer"))?,
+            ),
+            (Some(_), None) => return Err(corrupt("no column `kafka_offset`")),
+        };
         if stores.codes.null_count() > 0 || items.codes.null_count() > 0 {
             return Err(corrupt("an id is null"));
         }
@@ -200,6 +219,13 @@ impl<'a> WindowLoader<'a> {
             if self
                 .partitions
                 .is_some_and(|keep| !keep.contains(&partition))
+            {
+                continue;
+            }
+            if let (Some(limits), Some(offsets)) = (self.before, offsets)
+                && limits
+                    .get(&partition)
+                    .is_none_or(|&limit| offsets.value(row) >= limit)
             {
                 continue;
             }
@@ -283,7 +309,10 @@ impl<'a> WindowLoader<'a> {
 mod tests {
     use std::sync::Arc;
 
-    use herd_lake::arrow::array::{BooleanArray, Date32Array, DictionaryArray, Float64Array};
+    use chrono::NaiveDate;
+    use herd_lake::arrow::array::{
+        BooleanArray, Date32Array, DictionaryArray, Float64Array, Int64Array,
+    };
     use herd_lake::arrow::datatypes::{Field, Schema};
 
     use super::*;
@@ -351,6 +380,52 @@ mod tests {
         let dense = dict.map().get(&key).unwrap().window.dense();
         assert_eq!(dense.sales, [5.0, 4.0]);
         assert_eq!(dict.counts().replaced, 1);
+    }
+
+    #[test]
+    fn offset_limits_keep_each_partition_as_it_stood() {
+        let rows = [
+            ("S1", "I1", 100, 1.0),
+            ("S1", "I1", 101, 2.0),
+            ("S1", "I2", 100, 3.0),
+            ("S1", "I2", 101, 4.0),
+        ];
+        let plain = batch(&rows, false);
+        let mut columns = plain.columns().to_vec();
+        let mut fields: Vec<Field> = plain
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        columns.push(Arc::new(Int32Array::from(vec![0, 0, 1, 1])));
+        fields.push(Field::new("kafka_partition", DataType::Int32, false));
+        columns.push(Arc::new(Int64Array::from(vec![5, 6, 5, 6])));
+        fields.push(Field::new("kafka_offset", DataType::Int64, false));
+        let with_offsets = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+
+        // Partition 0 up to offset 6 (exclusive), partition 1 up to 7; nothing else.
+        let limits = HashMap::from([(0, 6), (1, 7)]);
+        let windows = Windows::new(10);
+        let mut loader = WindowLoader::new(10, None).before(&limits);
+        loader.add(&with_offsets).unwrap();
+        assert_eq!(loader.finish(&windows), (3, 2));
+        let last = |item: &str| {
+            let key: SeriesKey = format!("S1/{item}").parse().unwrap();
+            windows.map().get(&key).unwrap().window.last_day()
+        };
+        assert_eq!(
+            last("I1"),
+            NaiveDate::from_num_days_from_ce_opt(100 + 719_163)
+        );
+        assert_eq!(
+            last("I2"),
+            NaiveDate::from_num_days_from_ce_opt(101 + 719_163)
+        );
+
+        // Limits need the offsets.
+        let mut loader = WindowLoader::new(10, None).before(&limits);
+        assert!(loader.add(&plain).is_err());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 pub mod archive;
 pub mod bench;
+pub mod bench_freshness;
 pub mod bench_promote;
 pub mod bench_score;
+pub mod bench_serve;
 pub mod bench_train;
 pub mod doctor;
 pub mod generate;

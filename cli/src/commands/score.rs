@@ -1,21 +1,20 @@
-//! `herd score --batch`: every production model's forecast as of one day, into the
-//! Delta table `predictions`.
+//! `herd score`: forecasts into the Delta table `predictions`, continuously as sales
+//! arrive, or with `--batch` every production model's forecast as of one day.
+
+use std::time::Duration;
 
 use anyhow::bail;
 use herd_lake::LakeRoot;
 use herd_registry::ModelFilter;
-use herd_scorer::{BatchOptions, score_batch};
+use herd_scorer::{BatchOptions, ColdStartPolicy, StreamOptions, run_stream, score_batch};
 
-use crate::args::ScoreArgs;
+use crate::args::{ColdStartArg, ScoreArgs};
 use crate::commands::promote::production_root;
 use crate::config::Settings;
 
 pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
     if !args.batch {
-        bail!(
-            "continuous scoring (herd score without --batch) is not available in this version; \
-             run `herd score --batch`"
-        );
+        return stream(settings, args).await;
     }
     let mut tags = Vec::new();
     for tag in &args.tags {
@@ -47,5 +46,66 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         "read models and sales in {:.2} s, forecast in {:.2} s, wrote in {:.2} s; {:.2} s in all",
         summary.read_seconds, summary.score_seconds, summary.write_seconds, summary.seconds
     );
+    Ok(())
+}
+
+/// Continuous scoring until Ctrl-C, SIGTERM or `--idle-exit`.
+async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
+    if !args.tags.is_empty() || args.as_of.is_some() {
+        bail!("--tag and --as-of are for --batch; continuous scoring follows every key");
+    }
+    let megabytes = args.model_cache_mb.unwrap_or(settings.score.model_cache_mb);
+    if !(megabytes.is_finite() && megabytes > 0.0) {
+        bail!("--model-cache-mb: {megabytes} is not a positive size");
+    }
+    let options = StreamOptions {
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| settings.score.group.clone()),
+        topic: settings.topics.sales.clone(),
+        predictions_topic: settings.topics.predictions.clone(),
+        models_topic: settings.topics.models.clone(),
+        archive_writer: "archive".to_owned(),
+        horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
+        window_days: settings.train.window_days,
+        cold_start: match args.cold_start.unwrap_or(settings.score.cold_start) {
+            ColdStartArg::Forecast => ColdStartPolicy::Forecast,
+            ColdStartArg::Skip => ColdStartPolicy::Skip,
+        },
+        cache_bytes: (megabytes * 1024.0 * 1024.0) as usize,
+        refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),
+        flush: Duration::from_millis(settings.score.flush_ms.max(1)),
+        stop_when_idle: args.idle_exit.map(Duration::from_secs),
+    };
+    let lake = LakeRoot::parse(&settings.lake_root)?;
+    let cancel = crate::shutdown::cancel_on_signal();
+    let summary = run_stream(
+        &lake,
+        &production_root(settings)?,
+        &settings.kafka_options(),
+        &options,
+        cancel,
+    )
+    .await?;
+    println!(
+        "scored {} key-days ({} cold start, {} skipped without a production model, {} failed) from {} records, replayed {}; {} rows in {} commits to predictions; {} messages on {}",
+        summary.scored,
+        summary.cold_start,
+        summary.skipped,
+        summary.failed,
+        summary.records,
+        summary.replayed,
+        summary.rows,
+        summary.commits,
+        summary.messages,
+        options.predictions_topic,
+    );
+    if summary.malformed > 0 {
+        println!(
+            "{} malformed records skipped (the archive sends them to the dead-letter topic)",
+            summary.malformed
+        );
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
     let options = SimulateOptions {
         spec: args.spec.spec(),
         history_days: args.history_days,
+        start_day: args.start_day,
         days_per_second: args.days_per_second,
         live_days: args.live_days,
         topic: settings.topics.sales.clone(),
