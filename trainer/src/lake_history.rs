@@ -26,17 +26,13 @@ pub async fn load(
     sales: &DeltaTable,
     partitions: Option<&HashSet<i32>>,
 ) -> Result<LoadSummary> {
-    let mut loader = WindowLoader::new(windows.capacity(), partitions);
-    let mut read = WindowLoader::parquet_columns();
-    read.read.push("kafka_partition".into());
-    let options = ScanOptions {
-        read,
-        since: None,
-        concurrency: 2,
-    };
-    let scan = scan(sales, &options, |batch| loader.add(&batch)).await?;
-    let (rows, keys) = loader.finish(windows);
-    Ok(LoadSummary { scan, rows, keys })
+    read(
+        windows,
+        sales,
+        WindowLoader::new(windows.capacity(), partitions),
+        false,
+    )
+    .await
 }
 
 /// Reads `sales` into `windows` as it stood at `limits`: only rows of those
@@ -48,10 +44,23 @@ pub async fn load_before(
     limits: &HashMap<i32, i64>,
 ) -> Result<LoadSummary> {
     let partitions: HashSet<i32> = limits.keys().copied().collect();
-    let mut loader = WindowLoader::new(windows.capacity(), Some(&partitions)).before(limits);
+    let loader = WindowLoader::new(windows.capacity(), Some(&partitions)).before(limits);
+    read(windows, sales, loader, true).await
+}
+
+/// Scans `sales` through `loader` into `windows`, with the Kafka offsets when
+/// the loader needs them.
+async fn read(
+    windows: &Windows,
+    sales: &DeltaTable,
+    mut loader: WindowLoader<'_>,
+    offsets: bool,
+) -> Result<LoadSummary> {
     let mut read = WindowLoader::parquet_columns();
     read.read.push("kafka_partition".into());
-    read.read.push("kafka_offset".into());
+    if offsets {
+        read.read.push("kafka_offset".into());
+    }
     let options = ScanOptions {
         read,
         since: None,

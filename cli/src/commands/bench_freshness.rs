@@ -15,8 +15,6 @@ use herd_bus::{BulkProducer, KafkaOptions, TopicSpec};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
 use herd_ingest::simulate::{SimulateOptions, simulate};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
-use herd_promoter::{PromoteOptions, Promoter};
-use herd_registry::{CandidateRegistry, PromotionRule};
 use herd_scorer::{
     ColdStartPolicy, Latency, SCORE_WRITER, StreamOptions, predictions_table, run_stream,
 };
@@ -27,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::BenchFreshnessArgs;
 use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::bench_promote::{lake_histories, scratch_lake, train};
-use crate::commands::train::{resolve_threads, run_settings};
+use crate::commands::bench_promote::scratch_lake;
+use crate::commands::bench_score::train_and_promote;
 use crate::config::Settings;
 
 /// Topics of one benchmark run.
@@ -117,27 +115,9 @@ async fn bench(
         "rows": archived.committed, "seconds": secs(started)}));
 
     let started = Instant::now();
-    let histories = lake_histories(root, settings.train.window_days).await?;
-    let settings_run = run_settings(&settings.train, &args.model, Some("bench".into()), &[])?;
-    let models = train(&histories, &settings_run, resolve_threads(0))?;
-    drop(histories);
-    let mut registry = CandidateRegistry::open(root).await?;
-    for chunk in models.chunks(settings.train.commit_every.max(1)) {
-        registry.register(chunk.to_vec()).await?;
-    }
-    let promote = PromoteOptions {
-        rule: Arc::new(PromotionRule::parse("true")?),
-        margin: 0.0,
-        run_id: "bench".into(),
-        window_days: settings.train.window_days,
-    };
-    let promoted = Promoter::open(root, root, promote)
-        .await?
-        .pass(None)
-        .await?
-        .promoted;
+    let (settings_run, models, promoted) = train_and_promote(settings, &args.model, root).await?;
     emit(json!({"bench": "freshness", "stage": "train_and_promote",
-        "models": models.len(), "promoted": promoted, "seconds": secs(started)}));
+        "models": models, "promoted": promoted, "seconds": secs(started)}));
 
     let flush_ms = args.flush_ms.unwrap_or(settings.score.flush_ms);
     // The scorer, started before the live phase and ready once every partition's

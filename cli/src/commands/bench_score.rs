@@ -10,9 +10,10 @@ use herd_lake::LakeRoot;
 use herd_promoter::{PromoteOptions, Promoter};
 use herd_registry::{CandidateRegistry, PromotionRule};
 use herd_scorer::{BatchOptions, BatchSummary, score_batch};
+use herd_trainer::RunSettings;
 use serde_json::json;
 
-use crate::args::BenchScoreArgs;
+use crate::args::{BenchScoreArgs, ModelArgs};
 use crate::commands::bench::{emit, peak_rss_mb, secs};
 use crate::commands::bench_promote::{lake_histories, scratch_lake, train, write_sales};
 use crate::commands::train::{resolve_threads, run_settings};
@@ -40,8 +41,34 @@ async fn bench(
         "series": spec.series(), "seconds": secs(started)}));
 
     let setup = Instant::now();
+    let (run, models, promoted) = train_and_promote(settings, &args.model, root).await?;
+    emit(
+        json!({"bench": "score", "stage": "train_and_promote", "models": models,
+        "promoted": promoted, "seconds": secs(setup)}),
+    );
+
+    let options = BatchOptions {
+        as_of: None,
+        horizon: run.model.horizon,
+        window_days: settings.train.window_days,
+        tags: Vec::new(),
+    };
+    for stage in ["first_run", "replacing_run"] {
+        let summary = score_batch(root, root, &options).await?;
+        emit(line(stage, &summary));
+    }
+    Ok(())
+}
+
+/// Trains every key of the scratch lake's `sales` and promotes every candidate
+/// (rule `true`); returns the run's settings, the models trained and those promoted.
+pub async fn train_and_promote(
+    settings: &Settings,
+    model: &ModelArgs,
+    root: &LakeRoot,
+) -> anyhow::Result<(RunSettings, usize, usize)> {
     let histories = lake_histories(root, settings.train.window_days).await?;
-    let run = run_settings(&settings.train, &args.model, Some("bench".into()), &[])?;
+    let run = run_settings(&settings.train, model, Some("bench".into()), &[])?;
     let models = train(&histories, &run, resolve_threads(0))?;
     drop(histories);
     let mut registry = CandidateRegistry::open(root).await?;
@@ -59,22 +86,7 @@ async fn bench(
         .pass(None)
         .await?
         .promoted;
-    emit(
-        json!({"bench": "score", "stage": "train_and_promote", "models": models.len(),
-        "promoted": promoted, "seconds": secs(setup)}),
-    );
-
-    let options = BatchOptions {
-        as_of: None,
-        horizon: run.model.horizon,
-        window_days: settings.train.window_days,
-        tags: Vec::new(),
-    };
-    for stage in ["first_run", "replacing_run"] {
-        let summary = score_batch(root, root, &options).await?;
-        emit(line(stage, &summary));
-    }
-    Ok(())
+    Ok((run, models.len(), promoted))
 }
 
 fn line(stage: &str, s: &BatchSummary) -> serde_json::Value {

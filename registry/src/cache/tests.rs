@@ -132,3 +132,52 @@ async fn loads_on_demand_stays_within_its_budget_and_follows_promotions() {
     assert_eq!(cache.current(&keys[5]).unwrap().version, 1);
     assert_eq!(cache.get(&keys[5]).await.unwrap().unwrap().version, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_reads_the_table_again_when_it_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+    let keys: Vec<SeriesKey> = ["S1/I1", "S1/I2"]
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let mut production = ProductionRegistry::open(&root).await.unwrap();
+    let store = production.artifact_store();
+    for key in &keys {
+        write_artifact(store.as_ref(), &artifact_path(key, 1), model_bytes(10.0))
+            .await
+            .unwrap();
+    }
+    production
+        .append(keys.iter().map(|k| entry(k, 1)).collect())
+        .await
+        .unwrap();
+    let cache = ModelCache::open(&root, usize::MAX).await.unwrap();
+    assert_eq!(cache.get(&keys[0]).await.unwrap().unwrap().version, 1);
+
+    // Nothing moved: the cached model still serves.
+    assert_eq!(cache.refresh().await.unwrap(), 2);
+    assert_eq!(cache.get(&keys[0]).await.unwrap().unwrap().version, 1);
+    assert_eq!((cache.stats().loads, cache.stats().hits), (1, 1));
+
+    // Another process promotes version 2, without an event: the next refresh sees it.
+    write_artifact(
+        store.as_ref(),
+        &artifact_path(&keys[0], 2),
+        model_bytes(30.0),
+    )
+    .await
+    .unwrap();
+    production
+        .append(vec![ProductionEntry {
+            entry: 2,
+            ..entry(&keys[0], 2)
+        }])
+        .await
+        .unwrap();
+    assert_eq!(cache.current(&keys[0]).unwrap().version, 1);
+    assert_eq!(cache.refresh().await.unwrap(), 2);
+    assert_eq!(cache.current(&keys[0]).unwrap().version, 2);
+    assert_eq!(cache.get(&keys[0]).await.unwrap().unwrap().version, 2);
+    assert_eq!(cache.stats().loads, 2);
+}
