@@ -475,35 +475,19 @@ impl Promoter {
         now: chrono::DateTime<Utc>,
     ) -> ProductionEntry {
         let row = &j.row;
+        let entry = self
+            .production
+            .entries(&row.key)
+            .last()
+            .map_or(0, |e| e.entry)
+            + 1;
         ProductionEntry {
-            key: row.key.clone(),
-            store_id: row.key.store_id().as_str().to_owned(),
-            item_id: row.key.item_id().as_str().to_owned(),
-            entry: self
-                .production
-                .entries(&row.key)
-                .last()
-                .map_or(0, |e| e.entry)
-                + 1,
-            version: row.version,
-            action: ProductionAction::Promoted,
-            artifact: artifact_path(&row.key, row.version),
-            model_type: row.model_type.clone(),
-            cold_start: row.cold_start,
-            data_start: row.data_start,
-            data_end: row.data_end,
-            horizon: row.horizon,
-            accuracy: row.metrics.map(|m| m.accuracy),
-            baseline_accuracy: row.metrics.map(|m| m.baseline_accuracy),
-            wape: row.metrics.map(|m| m.wape),
             champion_version: j.champion.as_ref().map(|c| c.version),
             champion_accuracy: j.champion_accuracy,
             reason: reason.to_owned(),
-            decided_at: now,
             decision_id: decision_id.to_owned(),
             promoter: self.options.run_id.clone(),
-            run_id: row.run_id.clone(),
-            tags: row.tags.clone(),
+            ..ProductionEntry::promotion(&row.key, row.version, entry, row, now)
         }
     }
 

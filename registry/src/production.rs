@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifact;
 use crate::error::Result;
 use crate::striped::StripedTable;
-use crate::table::tags_type;
+use crate::table::{ModelRow, tags_type};
 
 /// The production registry's table, under the production root.
 pub const PRODUCTION_TABLE: &str = "production/models";
@@ -79,6 +79,46 @@ pub struct ProductionEntry {
     pub run_id: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+impl ProductionEntry {
+    /// `key`'s entry number `entry`, promoting `row`'s model as `version`, decided
+    /// at `decided_at`: the key, the artifact path and everything `row` says of the
+    /// model. The decision's own fields (champion, reason, decision id, promoter)
+    /// are empty for the caller to fill in.
+    pub fn promotion(
+        key: &SeriesKey,
+        version: i64,
+        entry: i64,
+        row: &ModelRow,
+        decided_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key: key.clone(),
+            store_id: key.store_id().as_str().to_owned(),
+            item_id: key.item_id().as_str().to_owned(),
+            entry,
+            version,
+            action: ProductionAction::Promoted,
+            artifact: artifact::artifact_path(key, version),
+            model_type: row.model_type.clone(),
+            cold_start: row.cold_start,
+            data_start: row.data_start,
+            data_end: row.data_end,
+            horizon: row.horizon,
+            accuracy: row.metrics.map(|m| m.accuracy),
+            baseline_accuracy: row.metrics.map(|m| m.baseline_accuracy),
+            wape: row.metrics.map(|m| m.wape),
+            champion_version: None,
+            champion_accuracy: None,
+            reason: String::new(),
+            decided_at,
+            decision_id: String::new(),
+            promoter: String::new(),
+            run_id: row.run_id.clone(),
+            tags: row.tags.clone(),
+        }
+    }
 }
 
 static PRODUCTION_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {

@@ -25,7 +25,7 @@ use herd_bus::{
 use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
 use herd_registry::{CachedModel, ModelCache};
-use herd_schemas::{SalesRecord, SeriesId, SeriesKey};
+use herd_schemas::{SeriesId, SeriesKey};
 use herd_trainer::{DenseHistory, RunSettings, Windows};
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -561,25 +561,8 @@ impl ExactlyOnceSink for ScoreSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         self.read.insert(record.partition, record.offset + 1);
-        let parsed = record
-            .payload
-            .ok_or_else(|| "no value".to_owned())
-            .and_then(|payload| SalesRecord::from_json(payload).map_err(|e| e.to_string()));
-        let sale = match parsed {
-            Ok(parsed) => parsed.record,
-            Err(reason) => {
-                // The archive sends these to the dead-letter topic.
-                self.summary.malformed += 1;
-                if self.summary.malformed <= 10 {
-                    warn!(
-                        partition = record.partition,
-                        offset = record.offset,
-                        reason,
-                        "skipped a malformed record"
-                    );
-                }
-                return;
-            }
+        let Some(sale) = herd_trainer::sale_of(&record, &mut self.summary.malformed) else {
+            return;
         };
         let key = SeriesKey::new(sale.store_id.clone(), sale.item_id.clone());
         let last = self

@@ -360,26 +360,8 @@ impl ExactlyOnceSink for TrainerSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         self.next.insert(record.partition, record.offset + 1);
-        let parsed = record
-            .payload
-            .ok_or_else(|| "no value".to_owned())
-            .and_then(|payload| SalesRecord::from_json(payload).map_err(|e| e.to_string()));
-        let record_value = match parsed {
-            Ok(parsed) => parsed.record,
-            Err(reason) => {
-                // The archive sends these to the dead-letter topic; counting them
-                // here keeps one copy there.
-                self.malformed += 1;
-                if self.malformed <= 10 {
-                    warn!(
-                        partition = record.partition,
-                        offset = record.offset,
-                        reason,
-                        "skipped a malformed record"
-                    );
-                }
-                return;
-            }
+        let Some(record_value) = sale_of(&record, &mut self.malformed) else {
+            return;
         };
         // While a partition replays what the topic held at assignment, no key of it
         // is due; when the replay ends, every key with enough new days is.
@@ -410,6 +392,31 @@ impl ExactlyOnceSink for TrainerSink {
 
     fn paused(&self) -> bool {
         self.shared.due_len() >= self.max_due_keys
+    }
+}
+
+/// The sales record a consumed message holds, or `None` for a malformed one, which
+/// is counted in `malformed` and logged (the first ten). The archive sends these to
+/// the dead-letter topic; counting them here keeps one copy there.
+pub fn sale_of(record: &ConsumedRecord<'_>, malformed: &mut u64) -> Option<SalesRecord> {
+    let parsed = record
+        .payload
+        .ok_or_else(|| "no value".to_owned())
+        .and_then(|payload| SalesRecord::from_json(payload).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(parsed) => Some(parsed.record),
+        Err(reason) => {
+            *malformed += 1;
+            if *malformed <= 10 {
+                warn!(
+                    partition = record.partition,
+                    offset = record.offset,
+                    reason,
+                    "skipped a malformed record"
+                );
+            }
+            None
+        }
     }
 }
 

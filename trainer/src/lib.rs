@@ -16,7 +16,7 @@ mod window;
 mod windows;
 
 pub use announce::Announcer;
-pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous};
+pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous, sale_of};
 pub use error::{Result, TrainError};
 pub use fit::{RunSettings, fit_key};
 pub use lake_history::{LoadSummary, load, load_before};

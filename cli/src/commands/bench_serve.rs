@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure};
 use herd_ingest::generate::{DEFAULT_SEED, GeneratorSpec, SeriesModel, Size};
 use herd_lake::LakeRoot;
-use herd_registry::{
-    NewModel, ProductionAction, ProductionEntry, ProductionRegistry, artifact_path, write_artifact,
-};
+use herd_registry::{NewModel, ProductionEntry, ProductionRegistry, write_artifact};
 use herd_schemas::SeriesKey;
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -296,29 +294,11 @@ async fn production_registry(
         let target = SeriesModel::new(&wide, u32::try_from(j)?);
         let key = SeriesKey::new(target.store_id().clone(), target.item_id().clone());
         let entry = ProductionEntry {
-            key: key.clone(),
-            store_id: key.store_id().as_str().to_owned(),
-            item_id: key.item_id().as_str().to_owned(),
-            entry: 1,
-            version: 1,
-            action: ProductionAction::Promoted,
-            artifact: artifact_path(&key, 1),
-            model_type: row.model_type.clone(),
-            cold_start: row.cold_start,
-            data_start: row.data_start,
-            data_end: row.data_end,
-            horizon: row.horizon,
-            accuracy: row.metrics.map(|m| m.accuracy),
-            baseline_accuracy: row.metrics.map(|m| m.baseline_accuracy),
-            wape: row.metrics.map(|m| m.wape),
-            champion_version: None,
-            champion_accuracy: None,
             reason: "bench serve".to_owned(),
-            decided_at: now,
             decision_id: format!("bench-serve/{key}/v1"),
             promoter: "bench-serve".to_owned(),
-            run_id: row.run_id.clone(),
             tags: BTreeMap::new(),
+            ..ProductionEntry::promotion(&key, 1, 1, row, now)
         };
         if writes.len() >= ARTIFACT_WRITES
             && let Some(done) = writes.join_next().await
