@@ -28,15 +28,95 @@ struct Envelope<'a> {
     model: &'a Model,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    format: String,
-    version: u64,
+/// What the stored bytes turned out to hold: read in one pass, the header checked
+/// as soon as it is read, so a foreign or newer model is never decoded as ours.
+enum Stored {
+    Model(Model),
+    Format(String),
+    Version(u64),
 }
 
 #[derive(Deserialize)]
-struct Body {
-    model: Model,
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Format,
+    Version,
+    Model,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Stored {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StoredVisitor)
+    }
+}
+
+struct StoredVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoredVisitor {
+    type Value = Stored;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a herd model object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Stored, A::Error> {
+        use serde::de::{Error as _, IgnoredAny};
+        let (mut format, mut version) = (false, false);
+        let mut model: Option<Model> = None;
+        // Written by this crate the header always comes first; a model read before
+        // it is kept as plain JSON until the header says what it is.
+        let mut early: Option<serde_json::Value> = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Format => {
+                    let found: String = map.next_value()?;
+                    if found != FORMAT {
+                        return skip_rest(map, Stored::Format(found));
+                    }
+                    format = true;
+                }
+                Field::Version => {
+                    let found: u64 = map.next_value()?;
+                    if found != VERSION {
+                        return skip_rest(map, Stored::Version(found));
+                    }
+                    version = true;
+                }
+                Field::Model if format && version => model = Some(map.next_value()?),
+                Field::Model => early = Some(map.next_value()?),
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !format {
+            return Err(A::Error::missing_field("format"));
+        }
+        if !version {
+            return Err(A::Error::missing_field("version"));
+        }
+        match (model, early) {
+            (Some(model), _) => Ok(Stored::Model(model)),
+            (None, Some(value)) => Model::deserialize(value)
+                .map(Stored::Model)
+                .map_err(A::Error::custom),
+            (None, None) => Err(A::Error::missing_field("model")),
+        }
+    }
+}
+
+/// Reads the rest of the object unparsed, so the input is still checked to be JSON.
+fn skip_rest<'de, A: serde::de::MapAccess<'de>>(
+    mut map: A,
+    stored: Stored,
+) -> Result<Stored, A::Error> {
+    while map
+        .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok(stored)
 }
 
 impl Model {
@@ -52,18 +132,11 @@ impl Model {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, DecodeError> {
-        let header: Header = serde_json::from_slice(bytes)?;
-        if header.format != FORMAT {
-            return Err(DecodeError::Format {
-                found: header.format,
-            });
-        }
-        if header.version != VERSION {
-            return Err(DecodeError::Version {
-                found: header.version,
-            });
-        }
-        let Body { model } = serde_json::from_slice(bytes)?;
+        let model = match serde_json::from_slice(bytes)? {
+            Stored::Model(model) => model,
+            Stored::Format(found) => return Err(DecodeError::Format { found }),
+            Stored::Version(found) => return Err(DecodeError::Version { found }),
+        };
         model.check().map_err(DecodeError::Invalid)?;
         Ok(model)
     }
@@ -93,6 +166,31 @@ mod tests {
             assert_eq!(back, model);
             assert_eq!(back.forecast(40, None), model.forecast(40, None));
         }
+    }
+
+    #[test]
+    fn fields_in_any_order_decode_the_same() {
+        let model = train(&trending(300, 3.0, 5).history(), &TrainOptions::default())
+            .unwrap()
+            .model;
+        let body = serde_json::to_string(&model).unwrap();
+        let reordered =
+            format!(r#"{{"model":{body},"note":[1,{{"x":2}}],"version":1,"format":"herd-model"}}"#);
+        assert_eq!(Model::from_bytes(reordered.as_bytes()).unwrap(), model);
+
+        let newer_after_model = format!(r#"{{"model":{body},"format":"herd-model","version":9}}"#);
+        assert!(matches!(
+            Model::from_bytes(newer_after_model.as_bytes()),
+            Err(DecodeError::Version { found: 9 })
+        ));
+        let headerless = format!(r#"{{"model":{body}}}"#);
+        let err = Model::from_bytes(headerless.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("missing field `format`"), "{err}");
+        let truncated = br#"{"format":"onnx","version":1,"model":{"#;
+        assert!(matches!(
+            Model::from_bytes(truncated),
+            Err(DecodeError::Json(_))
+        ));
     }
 
     #[test]

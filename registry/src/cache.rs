@@ -9,6 +9,7 @@
 //! bytes never exceed the budget.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -19,9 +20,9 @@ use herd_models::Model;
 use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
 use lru::LruCache;
 
-use crate::artifact::{ArtifactStore, read};
+use crate::artifact::{ArtifactStore, read, read_local};
 use crate::error::{RegistryError, Result};
-use crate::production::{ProductionEntry, ProductionRegistry, production_table};
+use crate::production::{PRODUCTION_TABLE, ProductionEntry, ProductionRegistry, production_table};
 
 /// What the cache knows of a key's current production model without loading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,9 @@ struct Held {
 pub struct ModelCache {
     root: LakeRoot,
     store: RwLock<Option<ArtifactStore>>,
+    /// The production table's directory when the registry is on this machine:
+    /// artifacts are then read straight from the file system.
+    local_dir: Option<PathBuf>,
     current: RwLock<HashMap<SeriesKey, Current>>,
     held: Mutex<Held>,
     budget: usize,
@@ -100,9 +104,15 @@ impl ModelCache {
     /// A cache of at most `budget_bytes` of models from the production registry
     /// under `root`, which it reads now (an empty registry when none exists yet).
     pub async fn open(root: &LakeRoot, budget_bytes: usize) -> Result<Self> {
+        let local_dir = if root.is_local() {
+            root.table_url(PRODUCTION_TABLE)?.to_file_path().ok()
+        } else {
+            None
+        };
         let cache = Self {
             root: root.clone(),
             store: RwLock::new(None),
+            local_dir,
             current: RwLock::new(HashMap::new()),
             held: Mutex::new(Held {
                 models: LruCache::unbounded(),
@@ -229,11 +239,18 @@ impl ModelCache {
 
     async fn load(&self, key: &SeriesKey, current: &Current) -> Result<CachedModel> {
         let started = Instant::now();
-        let store = read_lock(&self.store).clone().ok_or_else(|| {
-            RegistryError::Corrupt("a production model is known but no registry is open".into())
-        })?;
         let loaded = async {
-            let bytes = read(store.as_ref(), &current.artifact).await?;
+            let bytes = match &self.local_dir {
+                Some(dir) => read_local(dir, &current.artifact)?,
+                None => {
+                    let store = read_lock(&self.store).clone().ok_or_else(|| {
+                        RegistryError::Corrupt(
+                            "a production model is known but no registry is open".into(),
+                        )
+                    })?;
+                    read(store.as_ref(), &current.artifact).await?
+                }
+            };
             Model::from_bytes(&bytes).map_err(|e| RegistryError::Artifact {
                 path: current.artifact.clone(),
                 reason: e.to_string(),
