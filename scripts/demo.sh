@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Herd from nothing: starts a local Kafka broker when none is configured, builds the
-# `herd` binary, and runs the pipeline as far as it exists today, ending in a summary:
+# `herd` binary (with SQL), and runs the whole pipeline, ending in a summary:
 # topics → generate the `small` data set → ingest (with a few bad records, which go to
 # the dead-letter topic) → archive into the Delta table `sales`, exactly once → train
-# one model per key and register them in the Delta table `models`.
+# one model per key into the Delta table `models` → promote by the business rule →
+# batch-score every key into `predictions` → a short live phase in which
+# `herd simulate` publishes new days while `herd archive`, `train`, `promote` and
+# `score` follow the topics → a summary from `herd sql` → `herd serve` left running
+# with the dashboard.
 #
 # Environment: HERD_BOOTSTRAP_SERVERS (use this broker instead of a local one),
-# HERD_DEMO_SIZE (small|medium|headline, default small).
+# HERD_DEMO_SIZE (small|medium|headline, default small), HERD_DEMO_LIVE_DAYS (days
+# streamed in the live phase, default 14), HERD_DEMO_LISTEN (the dashboard's address,
+# default 127.0.0.1:8080).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/herd/target}
 size=${HERD_DEMO_SIZE:-small}
+live_days=${HERD_DEMO_LIVE_DAYS:-14}
+listen=${HERD_DEMO_LISTEN:-127.0.0.1:8080}
 demo=data/demo
 export HERD_LAKE_ROOT=${HERD_LAKE_ROOT:-data/lake}
 step() { printf '\n==> %s\n' "$*"; }
@@ -23,9 +31,9 @@ broker_status=$(scripts/kafka.sh status 2>&1 | head -n 1)
 HERD_BOOTSTRAP_SERVERS=$(scripts/kafka.sh bootstrap)
 export HERD_BOOTSTRAP_SERVERS
 
-step "Building herd (release)"
+step "Building herd (release, with SQL; the first build takes a while)"
 started=$(date +%s)
-cargo build --release --quiet -p herd-cli --bin herd
+cargo build --release --quiet -p herd-cli --bin herd --features sql
 herd=$CARGO_TARGET_DIR/release/herd
 echo "built $herd in $(($(date +%s) - started)) s"
 
@@ -36,6 +44,11 @@ step "herd doctor"
 "$herd" doctor | sed -n '1,9p'
 
 mkdir -p "$demo"
+# A dashboard left running by an earlier demo reads the lake this run rewrites.
+if [[ -f $demo/serve.pid ]]; then
+  kill "$(cat "$demo/serve.pid")" 2>/dev/null || true
+  rm -f "$demo/serve.pid"
+fi
 step "herd generate $demo/$size.parquet --size $size"
 "$herd" generate "$demo/$size.parquet" --size "$size" | tee "$demo/generate.txt"
 
@@ -69,6 +82,48 @@ key=$("$herd" models production --format json --limit 1 | sed -n 's/^{"key":"\([
 step "herd models history $key"
 "$herd" models history "$key"
 
+step "herd serve --listen $listen (the API and the dashboard, left running)"
+"$herd" serve --listen "$listen" > "$demo/serve.log" 2>&1 &
+echo $! > "$demo/serve.pid"
+
+# The data set ends on its last day; the live phase publishes the days after it.
+case $size in headline) days=4000 ;; *) days=730 ;; esac
+step "Live: herd simulate publishes $live_days new days; archive, train, promote and score follow"
+followers=()
+"$herd" archive --idle-exit 15 --flush-latency-ms 1000 > "$demo/live-archive.txt" 2> "$demo/live-archive.log" &
+followers+=($!)
+"$herd" train --idle-exit 15 > "$demo/live-train.txt" 2> "$demo/live-train.log" &
+followers+=($!)
+"$herd" promote --idle-exit 15 > "$demo/live-promote.txt" 2> "$demo/live-promote.log" &
+followers+=($!)
+"$herd" score --idle-exit 15 > "$demo/live-score.txt" 2> "$demo/live-score.log" &
+followers+=($!)
+sleep 3 # the followers join their groups before the first live day
+"$herd" simulate --size "$size" --history-days 0 --start-day "$days" \
+  --live-days "$live_days" --days-per-second 2 | tee "$demo/simulate.txt"
+echo "waiting for the followers to catch up (each stops after 15 s without input)"
+for pid in "${followers[@]}"; do wait "$pid"; done
+echo "  archive: $(head -n 1 "$demo/live-archive.txt")"
+echo "  train:   $(head -n 1 "$demo/live-train.txt")"
+echo "  promote: $(head -n 1 "$demo/live-promote.txt")"
+echo "  score:   $(head -n 1 "$demo/live-score.txt")"
+
+step "herd sql: the summary"
+"$herd" sql "SELECT
+    (SELECT count(*) FROM (SELECT DISTINCT store_id, item_id FROM sales)) AS keys,
+    (SELECT count(*) FROM sales) AS sales_rows,
+    (SELECT count(*) FROM models) AS models_trained,
+    (SELECT count(*) FROM promotions WHERE decision = 'promoted') AS promotions,
+    (SELECT count(DISTINCT key) FROM production_models) AS keys_in_production,
+    (SELECT round(avg(accuracy), 3) FROM models) AS mean_accuracy,
+    (SELECT round(avg(p.accuracy), 3) FROM production_models p
+       JOIN (SELECT key, max(entry) AS entry FROM production_models GROUP BY key) c
+       ON p.key = c.key AND p.entry = c.entry) AS mean_accuracy_in_production,
+    (SELECT count(*) FROM predictions) AS predictions" | tee "$demo/summary.txt"
+
+step "herd sql: which stores' models failed the rule?"
+"$herd" sql "SELECT store_id, count(*) AS failed FROM promotions WHERE reason LIKE 'rule not met%' GROUP BY store_id ORDER BY failed DESC"
+
 step "Summary"
 echo "  broker:    $broker_status"
 echo "  generated: $(sed -n 's/^wrote \([0-9]*\) rows of \([0-9]*\) series.*/\1 rows, \2 series/p' "$demo/generate.txt")"
@@ -80,6 +135,8 @@ echo "  trained:   $(head -n 1 "$demo/train.txt")"
 echo "  accuracy:  $(sed -n 's/^accuracy (keys with full history): //p' "$demo/train.txt")"
 echo "  promoted:  $(head -n 1 "$demo/promote.txt")"
 echo "  scored:    $(head -n 1 "$demo/score.txt")"
-echo "  lake:      $HERD_LAKE_ROOT/{sales,models,production/models,promotions,predictions} (Delta; read them with Spark, DuckDB, polars or Python's deltalake)"
+echo "  live:      $(head -n 1 "$demo/simulate.txt")"
+echo "  lake:      $HERD_LAKE_ROOT/{sales,models,production/models,promotions,predictions} (Delta; query them with herd sql, Spark, DuckDB, polars or Python's deltalake)"
 echo
-echo "The broker keeps running for the next steps; stop it with: scripts/kafka.sh stop"
+echo "Dashboard: http://$listen/  (herd serve runs in the background, pid $(cat "$demo/serve.pid"); stop it with: kill \$(cat $demo/serve.pid))"
+echo "The broker keeps running too; stop it with: scripts/kafka.sh stop"

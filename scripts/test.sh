@@ -2,7 +2,8 @@
 # Runs Herd's tests against a real Kafka broker.
 #
 # Installs Python's deltalake into a cache venv (the tests read Herd's Delta tables
-# with it too), starts the local broker (scripts/kafka.sh) unless one is running or
+# with it too) and, for the dashboard test, Debian's chromium and playwright-core,
+# starts the local broker (scripts/kafka.sh) unless one is running or
 # HERD_BOOTSTRAP_SERVERS names one, runs `cargo test --workspace` (extra arguments
 # are passed to cargo test), and stops the broker again if this script started it.
 set -euo pipefail
@@ -19,6 +20,19 @@ if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
   "$venv/bin/pip" install --quiet deltalake==1.6.6 pyarrow
 fi
 export HERD_PYTHON=${HERD_PYTHON:-$venv/bin/python}
+
+# The dashboard test drives Debian's Chromium through playwright-core.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium"
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
+fi
+if [[ ! -d tests/dashboard/node_modules/playwright-core ]]; then
+  echo "test: installing playwright-core into tests/dashboard/node_modules"
+  npm ci --prefix tests/dashboard --no-audit --no-fund --loglevel=error
+fi
 
 started=""
 stop_broker() {
@@ -38,3 +52,6 @@ export HERD_BOOTSTRAP_SERVERS
 echo "test: using the Kafka broker at $HERD_BOOTSTRAP_SERVERS"
 
 cargo test --workspace "$@"
+# DataFusion is behind the `sql` feature; its unit tests run with the feature on.
+# (The end-to-end tests always build the `herd` binary with it.)
+cargo test -p herd-lake -p herd-scorer --features sql --lib "$@"

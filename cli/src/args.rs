@@ -153,12 +153,27 @@ pub enum Command {
     /// with planned prices and promotions), /healthz, /readyz, /metrics and
     /// /openapi.json. Models are loaded from the production registry on first use
     /// into a cache of --model-cache-mb, least recently used evicted; promotions
-    /// and rollbacks on herd.models reach it within a second.
+    /// and rollbacks on herd.models reach it within a second. POST /v1/sql answers
+    /// read-only SQL over the Delta tables, as `herd sql` does, in a herd built
+    /// with `--features sql` (`[serve] sql_max_rows`, `sql_timeout_seconds`).
     #[command(after_help = "Examples:\n  \
         herd serve\n  \
         herd serve --listen 0.0.0.0:8080 --token \"$HERD_TOKEN\" --model-cache-mb 256\n  \
         curl 'http://127.0.0.1:8080/v1/forecast/S0001/I00001?horizon=14'")]
     Serve(ServeArgs),
+    /// Query the Delta tables with SQL, read-only
+    ///
+    /// The tables are sales, models, production_models, promotions and
+    /// predictions, each at its latest commit (a table nothing has written yet is
+    /// absent). Only queries run: a statement that would write, define a table,
+    /// change a setting or read a file is refused. Needs a herd built with
+    /// `--features sql`; `herd serve` answers the same queries on POST /v1/sql.
+    #[command(after_help = "Examples:\n  \
+        herd sql \"SELECT status, count(*) AS n FROM models GROUP BY status\"\n  \
+        herd sql \"SELECT * FROM predictions WHERE store_id = 'S0001'\" --format csv > s0001.csv\n  \
+        herd sql \"SELECT key, accuracy FROM models ORDER BY accuracy LIMIT 10\" --format json\n  \
+        herd sql \"SHOW TABLES\"")]
+    Sql(SqlArgs),
     /// Inspect the candidate and production registries; roll back production
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -208,6 +223,33 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on API requests [default: serve.token]
     #[arg(long, env = "HERD_SERVE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<SqlFormat>,
+    /// Print at most this many rows; a note on stderr says when more matched
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<usize>,
+    /// Cancel the query after this many seconds [default: no limit]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+/// How `herd sql` prints rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqlFormat {
+    /// A table with a header and borders
+    Table,
+    /// A header line, then one line per row
+    Csv,
+    /// One JSON object per row, one per line
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -594,9 +636,10 @@ pub struct BenchIngestArgs {
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
-    /// Consumer group; archivers in one group split the partitions
-    #[arg(long, default_value = "herd-archive")]
-    pub group: String,
+    /// Consumer group; archivers in one group split the partitions [default:
+    /// herd-archive, or archive.group]
+    #[arg(long)]
+    pub group: Option<String>,
     /// Commit once this many records are buffered
     #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub flush_records: u64,

@@ -20,6 +20,7 @@ pub struct Settings {
     pub lake_root: String,
     pub topics: TopicSettings,
     pub log: LogSettings,
+    pub archive: ArchiveSettings,
     pub train: TrainSettings,
     pub promote: PromoteSettings,
     pub serve: ServeSettings,
@@ -42,6 +43,22 @@ pub struct TopicSettings {
     pub sales_dlq: String,
     pub models: String,
     pub predictions: String,
+}
+
+/// How `herd archive` archives: `[archive]` in herd.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveSettings {
+    /// Consumer group of the archivers.
+    pub group: String,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            group: "herd-archive".to_owned(),
+        }
+    }
 }
 
 /// How candidates reach production: `[promote]` in herd.toml.
@@ -86,6 +103,10 @@ pub struct ServeSettings {
     pub token: String,
     /// Re-read the production table this often, besides following `herd.models`.
     pub refresh_seconds: u64,
+    /// `POST /v1/sql` answers at most this many rows and says when it cut; 0: no cap.
+    pub sql_max_rows: usize,
+    /// `POST /v1/sql` cancels a query still running after this long; 0: no limit.
+    pub sql_timeout_seconds: u64,
 }
 
 impl Default for ServeSettings {
@@ -95,6 +116,8 @@ impl Default for ServeSettings {
             model_cache_mb: 64.0,
             token: String::new(),
             refresh_seconds: 30,
+            sql_max_rows: 10_000,
+            sql_timeout_seconds: 10,
         }
     }
 }
@@ -208,6 +231,7 @@ impl Default for Settings {
             lake_root: "./data/lake".to_owned(),
             topics: TopicSettings::default(),
             log: LogSettings::default(),
+            archive: ArchiveSettings::default(),
             train: TrainSettings::default(),
             promote: PromoteSettings::default(),
             serve: ServeSettings::default(),
@@ -245,11 +269,12 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 10] = [
     "bootstrap_servers",
     "lake_root",
     "topics",
     "log",
+    "archive",
     "train",
     "promote",
     "serve",

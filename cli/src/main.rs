@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             Command::Promote(args) => commands::promote::run(&loaded.settings, &args).await,
             Command::Score(args) => commands::score::run(&loaded.settings, &args).await,
             Command::Serve(args) => commands::serve::run(&loaded.settings, &args).await,
+            Command::Sql(args) => commands::sql::run(&loaded.settings, &args).await,
             Command::Bench(BenchCommand::Ingest(args)) => {
                 commands::bench::ingest(&loaded.settings, &args).await
             }

@@ -11,6 +11,8 @@ mod replace;
 mod root;
 mod sales;
 mod scan;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod tables;
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //!
 //! Routes: `GET /v1/forecast/{store_id}/{item_id}?horizon=28`, `POST /v1/forecast`
 //! (a what-if with planned prices and promotions), `/healthz`, `/readyz`,
-//! `/metrics` (Prometheus text) and `/openapi.json`. Every error is JSON with a
-//! reason: 400 for a bad id, horizon or body, 401 without the bearer token when one
-//! is required, 404 for a key without a production model.
+//! `/metrics` (Prometheus text), `/openapi.json`, `GET /v1/pipeline` (consumer lag,
+//! table sizes, the promotion rule) and the dashboard page at `/`. Every error is
+//! JSON with a reason: 400 for a bad id, horizon or body, 401 without the bearer
+//! token when one is required, 404 for a key without a production model.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -44,6 +45,10 @@ pub struct ServeOptions {
     /// Requests must carry `Authorization: Bearer <token>` when set.
     pub token: Option<String>,
     pub default_horizon: usize,
+    /// Answers `POST /v1/sql`; without it the route answers 404.
+    pub sql: Option<crate::sql_api::SqlApi>,
+    /// What `GET /v1/pipeline` reports on: consumer groups, tables and the rule.
+    pub pipeline: crate::pipeline::PipelineOptions,
 }
 
 #[derive(Default)]
@@ -163,12 +168,18 @@ pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
     let api = Router::new()
         .route("/v1/forecast/{store_id}/{item_id}", get(forecast))
         .route("/v1/forecast", post(what_if))
+        .route(
+            "/v1/sql",
+            post(crate::sql_api::query).with_state(state.options.sql.clone()),
+        )
+        .merge(crate::pipeline::routes(state.options.pipeline.clone()))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_token,
         ));
     Router::new()
         .merge(api)
+        .merge(crate::dashboard::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

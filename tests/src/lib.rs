@@ -9,8 +9,9 @@
 //! with Python's `deltalake`, [`registry`] reads the `models` table both ways,
 //! [`production`] reads the `production/models` and `promotions` tables promotion
 //! writes, [`predictions`] reads what scoring writes to the `predictions` table and
-//! the predictions topic, [`process`] runs services in the background and [`cli`]
-//! runs `herd` commands and reads their summaries.
+//! the predictions topic, [`process`] runs services in the background, [`cli`]
+//! runs `herd` commands and reads their summaries, and [`small_lake`] builds a
+//! small lake through the whole pipeline.
 
 pub mod cli;
 pub mod env;
@@ -21,6 +22,7 @@ pub mod process;
 pub mod production;
 pub mod python;
 pub mod registry;
+pub mod small_lake;
 pub mod topic;
 
 use std::path::PathBuf;
@@ -48,17 +50,38 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The `herd` binary of this workspace, built once per test process so the tests
-/// always run the current code.
+/// The `herd` binary of this workspace with every optional part the tests cover
+/// (SQL), built once per test process so the tests always run the current code.
 pub fn herd() -> Command {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     let binary = BINARY.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        build
             .args(["build", "--quiet", "-p", "herd-cli", "--bin", "herd"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
+            .args(["--features", "sql"])
+            .current_dir(workspace_root());
+        // Cargo gives a test the variables of its own package (CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR, …). Build scripts such as aws-lc-sys's and ring's rerun
+        // when those change, so passing them on would rebuild half the dependency
+        // tree here and again in the next plain `cargo` command.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || name.starts_with("CARGO_BIN_")
+                || matches!(
+                    name.as_ref(),
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                )
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let status = build.status().expect("cargo runs");
         assert!(status.success(), "building the herd binary failed");
         target_dir().join("debug").join("herd")
     });

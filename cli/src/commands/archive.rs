@@ -11,7 +11,10 @@ use crate::config::Settings;
 pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> {
     let options = ArchiveOptions {
         lake_root: settings.lake_root.clone(),
-        group: args.group.clone(),
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| settings.archive.group.clone()),
         topic: settings.topics.sales.clone(),
         dlq_topic: settings.topics.sales_dlq.clone(),
         flush: FlushPolicy {

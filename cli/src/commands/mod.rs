@@ -15,6 +15,7 @@ pub mod promote;
 pub mod score;
 pub mod serve;
 pub mod simulate;
+pub mod sql;
 pub mod topics;
 pub mod train;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use herd_registry::ModelCache;
-use herd_scorer::{ServeOptions, follow_models, serve};
+use herd_scorer::{ConsumerGroup, PipelineOptions, ServeOptions, follow_models, serve};
 
 use crate::args::ServeArgs;
 use crate::commands::promote::production_root;
@@ -41,6 +41,8 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         listen,
         token,
         default_horizon: settings.train.horizon,
+        sql: crate::commands::sql::api(settings)?,
+        pipeline: pipeline_options(settings)?,
     };
     let served = serve(cache, options, cancel.clone())
         .await
@@ -51,4 +53,24 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         .context("following model events")?
         .context("following model events")?;
     served
+}
+
+/// What `GET /v1/pipeline` reports on: each service's consumer group and the topic
+/// it reads, the lake and production roots, and the promotion rule.
+fn pipeline_options(settings: &Settings) -> anyhow::Result<PipelineOptions> {
+    let topics = &settings.topics;
+    Ok(PipelineOptions {
+        kafka: settings.kafka_options(),
+        groups: vec![
+            ConsumerGroup::new("archive", &settings.archive.group, &topics.sales),
+            ConsumerGroup::new("train", &settings.train.group, &topics.sales),
+            ConsumerGroup::new("promote", &settings.promote.group, &topics.models),
+            ConsumerGroup::new("score", &settings.score.group, &topics.sales),
+        ],
+        rule: settings.promote.rule.clone(),
+        lake_root: herd_lake::LakeRoot::parse(&settings.lake_root)
+            .with_context(|| format!("lake_root `{}`", settings.lake_root))?,
+        production_root: production_root(settings)?,
+        kafka_timeout: Duration::from_secs(2),
+    })
 }
