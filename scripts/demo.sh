@@ -98,7 +98,7 @@ followers+=($!)
 followers+=($!)
 "$herd" score --idle-exit 15 > "$demo/live-score.txt" 2> "$demo/live-score.log" &
 followers+=($!)
-sleep 3 # the followers join their groups before the first live day
+sleep 8 # the followers join their groups before the first live day
 "$herd" simulate --size "$size" --history-days 0 --start-day "$days" \
   --live-days "$live_days" --days-per-second 2 | tee "$demo/simulate.txt"
 echo "waiting for the followers to catch up (each stops after 15 s without input)"
