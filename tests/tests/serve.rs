@@ -10,9 +10,10 @@ use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use herd_tests::cli::{archive, herd_ok, ingest, line, numbers};
+use herd_tests::cli::{herd_ok, line, numbers};
 use herd_tests::env::Env;
 use herd_tests::process::Background;
+use herd_tests::small_lake::{self, SmallLakeOptions};
 use serde_json::Value;
 
 /// A port nobody listens on right now.
@@ -25,33 +26,15 @@ fn free_port() -> u16 {
 
 /// A small lake with one production model per key: 3 stores × 20 items × 400 days.
 fn lake_with_production(env: &Env, models: &str) {
-    env.create_topics();
-    herd_ok(
+    let lake = small_lake::build(
         env,
-        "generate",
-        &[
-            "generate",
-            "sales.parquet",
-            "--stores",
-            "3",
-            "--items",
-            "20",
-            "--days",
-            "400",
-        ],
+        &SmallLakeOptions {
+            models: Some(models.to_owned()),
+            rule: Some("true".to_owned()),
+            score: false,
+        },
     );
-    let delivered = ingest(env, "ingest", "sales.parquet");
-    assert_eq!(archive(env, "5"), delivered, "archived what was ingested");
-    herd_ok(env, "train", &["train", "--once", "--models", models]);
-    let stdout = herd_ok(env, "promote", &["promote", "--once", "--rule", "true"]);
-    let [decided, promoted, ..] = decided_counts(&stdout)[..] else {
-        panic!("{stdout}");
-    };
-    assert_eq!(
-        (decided, promoted),
-        (60, 60),
-        "every key promoted: {stdout}"
-    );
+    assert_eq!(lake.promoted, small_lake::KEYS, "every key promoted");
 }
 
 /// The counts of "decided N candidates (promoter RUN): P promoted, R rejected, …",
