@@ -119,10 +119,10 @@ step "herd sql: the summary"
     (SELECT round(avg(p.accuracy), 3) FROM production_models p
        JOIN (SELECT key, max(entry) AS entry FROM production_models GROUP BY key) c
        ON p.key = c.key AND p.entry = c.entry) AS mean_accuracy_in_production,
-    (SELECT count(*) FROM predictions) AS predictions" | tee "$demo/summary.txt"
+    (SELECT count(*) FROM predictions) AS predictions" --format table | tee "$demo/summary.txt"
 
 step "herd sql: which stores' models failed the rule?"
-"$herd" sql "SELECT store_id, count(*) AS failed FROM promotions WHERE reason LIKE 'rule not met%' GROUP BY store_id ORDER BY failed DESC"
+"$herd" sql "SELECT store_id, count(*) AS failed FROM promotions WHERE reason LIKE 'rule not met%' GROUP BY store_id ORDER BY failed DESC" --format table
 
 step "Summary"
 echo "  broker:    $broker_status"
