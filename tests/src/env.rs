@@ -2,10 +2,14 @@
 //! handed to every `herd` command it runs through `HERD_*` variables, so that tests
 //! running side by side never see each other's records or tables.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use tempfile::TempDir;
+
+use crate::process::Background;
 
 /// The topics, lake root and scratch directory of one test.
 pub struct Env {
@@ -55,6 +59,26 @@ impl Env {
     /// The `sales` table's directory.
     pub fn sales_table(&self) -> PathBuf {
         self.lake_root().join("sales")
+    }
+
+    /// `herd serve` for this test on a free loopback port, given its flags and
+    /// variables by `configure`, once it answers: the server and its base URL.
+    pub fn start_serve(
+        &self,
+        name: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> (Background, String) {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = self.herd();
+        command.args(["serve", "--listen", &listen]);
+        configure(&mut command);
+        let mut server = Background::spawn(command, self.dir(), name);
+        server.wait_for_log("serving forecasts", Duration::from_secs(60));
+        (server, format!("http://{listen}"))
     }
 
     /// `herd` configured for this test's topics and lake.

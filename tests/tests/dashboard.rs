@@ -8,7 +8,6 @@
 //! Needs Node.js 20+ and Chromium: `apt-get install -y nodejs npm chromium
 //! chromium-driver`; the test fails (it does not skip) when they are missing.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -23,14 +22,6 @@ const TOKEN: &str = "s3cret";
 const INSTALL: &str = "apt-get install -y nodejs npm chromium chromium-driver";
 /// The whole browser run, generous for a debug server on a small machine.
 const BROWSER: Duration = Duration::from_secs(240);
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// `node`'s major version, failing the test with how to install it.
 fn node_major() -> u32 {
@@ -283,15 +274,11 @@ fn start_server(
     archive_group: &str,
     extra: &[&str],
 ) -> (Background, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut command = env.herd();
-    command
-        .args(["serve", "--listen", &listen])
-        .args(extra)
-        .env("HERD_ARCHIVE__GROUP", archive_group);
-    let mut server = Background::spawn(command, env.dir(), name);
-    server.wait_for_log("serving forecasts", Duration::from_secs(60));
-    (server, format!("http://{listen}"))
+    env.start_serve(name, |command| {
+        command
+            .args(extra)
+            .env("HERD_ARCHIVE__GROUP", archive_group);
+    })
 }
 
 /// Runs the page check in Chromium; fails the test with its output unless it

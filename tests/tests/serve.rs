@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use herd_tests::cli::{herd_ok, line, numbers};
@@ -15,14 +15,6 @@ use herd_tests::env::Env;
 use herd_tests::process::Background;
 use herd_tests::small_lake::{self, SmallLakeOptions};
 use serde_json::Value;
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A small lake with one production model per key: 3 stores × 20 items × 400 days.
 fn lake_with_production(env: &Env, models: &str) {
@@ -59,14 +51,11 @@ struct Server {
 
 impl Server {
     fn start(env: &Env, name: &str, extra: &[&str]) -> Server {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut command = env.herd();
-        command.args(["serve", "--listen", &listen]).args(extra);
-        let mut process = Background::spawn(command, env.dir(), name);
-        process.wait_for_log("serving forecasts", Duration::from_secs(60));
+        let (process, base) = env.start_serve(name, |command| {
+            command.args(extra);
+        });
         Server {
-            base: format!("http://{listen}"),
+            base,
             process,
             http: ureq::Agent::config_builder()
                 .http_status_as_error(false)

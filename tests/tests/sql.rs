@@ -6,7 +6,6 @@
 //! token, and keeps serving after every refusal.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -121,13 +120,6 @@ fn by_status(rows: &[Value]) -> Value {
         .into()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 struct Server {
     base: String,
     process: Background,
@@ -137,16 +129,14 @@ struct Server {
 impl Server {
     /// `herd serve` with SQL, its `[serve]` settings overridden by `settings`.
     fn start(env: &Env, name: &str, settings: &[(&str, &str)], extra: &[&str]) -> Server {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut command = env.herd();
-        command.args(["serve", "--listen", &listen]).args(extra);
-        for (key, value) in settings {
-            command.env(format!("HERD_SERVE__{}", key.to_uppercase()), value);
-        }
-        let mut process = Background::spawn(command, env.dir(), name);
-        process.wait_for_log("serving forecasts", Duration::from_secs(60));
+        let (process, base) = env.start_serve(name, |command| {
+            command.args(extra);
+            for (key, value) in settings {
+                command.env(format!("HERD_SERVE__{}", key.to_uppercase()), value);
+            }
+        });
         Server {
-            base: format!("http://{listen}"),
+            base,
             process,
             http: ureq::Agent::config_builder()
                 .http_status_as_error(false)
