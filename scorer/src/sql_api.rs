@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::serve::ApiError;
+
 /// A query: `{"sql": "SELECT …"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,10 +37,9 @@ pub struct SqlApi {
     _unbuildable: (),
 }
 
-/// The server's JSON error, `{"error": …, "status": …}`, as `ApiError` writes it.
+/// The server's JSON error, `{"error": …, "status": …}`.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({"error": message.into(), "status": status.as_u16()});
-    (status, Json(body)).into_response()
+    ApiError::new(status, message).into_response()
 }
 
 #[cfg(not(feature = "sql"))]
