@@ -30,13 +30,17 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
         crate::shutdown::signal().await;
         stopper.store(true, Ordering::Relaxed);
     });
+    // Days are counted from the first one published (`--start-day`).
+    let start_day = args.start_day;
     let total = args
         .live_days
-        .map(|live| u64::from(args.history_days + live));
+        .map(|live| u64::from(args.history_days.saturating_sub(start_day) + live));
     let progress = Progress::new("simulate", total);
     let (summary, _) = tokio::task::spawn_blocking(move || {
         let result = simulate(&options, producer, &stop, &|s: &SimulateSummary| {
-            let day = s.last_day.map_or(0, |d| u64::from(d) + 1);
+            let day = s
+                .last_day
+                .map_or(0, |d| u64::from((d + 1).saturating_sub(start_day)));
             progress.set(
                 day,
                 &format!("{} records", s.history_records + s.live_records),
