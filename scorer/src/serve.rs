@@ -479,12 +479,13 @@ async fn metrics(State(state): State<Shared>) -> Response {
 }
 
 /// Keeps `cache` current: applies every promotion and rollback event on `topic`
-/// (read from its end by a group of this process's own) and re-reads the
-/// production table every `refresh`.
+/// (read from its end by a group of this process's own, named
+/// `<group_prefix>-<pid>-<ms>`) and re-reads the production table every `refresh`.
 pub async fn follow_models(
     cache: Arc<ModelCache>,
     kafka: herd_bus::KafkaOptions,
     topic: String,
+    group_prefix: &'static str,
     refresh: Duration,
     cancel: CancellationToken,
 ) -> Result<(), rdkafka::error::KafkaError> {
@@ -492,7 +493,7 @@ pub async fn follow_models(
     use rdkafka::message::Message;
 
     let group = format!(
-        "herd-serve-{}-{}",
+        "{group_prefix}-{}-{}",
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     );

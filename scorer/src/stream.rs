@@ -168,6 +168,7 @@ pub async fn run_stream(
         Arc::clone(&cache),
         kafka.clone(),
         options.models_topic.clone(),
+        "herd-score-models",
         options.refresh,
         following.clone(),
     ));

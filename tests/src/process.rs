@@ -1,5 +1,6 @@
 //! `herd` services run in the background of a test: started, watched through their
-//! logs, SIGKILLed at chosen moments, and never left running after the test.
+//! logs, SIGKILLed (or asked to stop with SIGTERM) at chosen moments, and never left
+//! running after the test.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,19 @@ impl Background {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends SIGTERM, asking the process to finish its work and stop; [`wait`]
+    /// for it afterwards.
+    ///
+    /// [`wait`]: Background::wait
+    pub fn terminate(&mut self) {
+        let pid = self.child_mut().id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {pid} ({}) failed", self.name);
     }
 
     /// Waits for the process to exit by itself; kills it and fails the test after

@@ -7,7 +7,6 @@
 //! `--cold-start skip`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
@@ -86,40 +85,11 @@ fn lake_with_production(env: &Env, rule: &str) -> ProductionTable {
     production
 }
 
-/// A scorer in `group`, run under `sh` so that [`terminate`] can stop it gracefully:
-/// `Background` only SIGKILLs, so `sh` writes the pid to `<name>.pid` and then
-/// `exec`s `herd` under that pid.
+/// A scorer in `group`.
 fn scorer(env: &Env, group: &str, name: &str, extra: &[&str]) -> Background {
     let mut herd = env.herd();
     herd.args(["score", "--group", group]).args(extra);
-    let mut shell = Command::new("sh");
-    shell
-        .arg("-c")
-        .arg(r#"echo $$ > "$0" && exec "$@""#)
-        .arg(env.path(&format!("{name}.pid")))
-        .arg(herd.get_program())
-        .args(herd.get_args());
-    for (variable, value) in herd.get_envs() {
-        match value {
-            Some(value) => shell.env(variable, value),
-            None => shell.env_remove(variable),
-        };
-    }
-    if let Some(dir) = herd.get_current_dir() {
-        shell.current_dir(dir);
-    }
-    Background::spawn(shell, env.dir(), name)
-}
-
-/// Sends SIGTERM to the scorer started as `name`.
-fn terminate(env: &Env, name: &str) {
-    let pid = std::fs::read_to_string(env.path(&format!("{name}.pid")))
-        .unwrap_or_else(|err| panic!("no pid file for {name}: {err}"));
-    let status = Command::new("kill")
-        .args(["-TERM", pid.trim()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -TERM {} failed", pid.trim());
+    Background::spawn(herd, env.dir(), name)
 }
 
 /// What a scorer says it did when it stops.
@@ -281,7 +251,7 @@ fn a_second_scorer_takes_over_on_rebalance() {
         live.is_running(),
         "the live days ended before the rebalance"
     );
-    terminate(&env, "scorer-a");
+    first.terminate();
     let first = scored(&env, &first.wait_success(Duration::from_secs(60)));
     assert!(
         live.is_running(),

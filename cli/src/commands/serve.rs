@@ -34,6 +34,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&cache),
         settings.kafka_options(),
         settings.topics.models.clone(),
+        "herd-serve",
         Duration::from_secs(settings.serve.refresh_seconds.max(1)),
         cancel.clone(),
     ));
