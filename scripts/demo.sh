@@ -7,7 +7,8 @@
 # batch-score every key into `predictions` → a short live phase in which
 # `herd simulate` publishes new days while `herd archive`, `train`, `promote` and
 # `score` follow the topics → a summary from `herd sql` → `herd serve` left running
-# with the dashboard.
+# with the dashboard. Run again on the local broker and the default lake, it starts
+# over: the earlier run's topics and lake are deleted first.
 #
 # Environment: HERD_BOOTSTRAP_SERVERS (use this broker instead of a local one),
 # HERD_DEMO_SIZE (small|medium|headline, default small), HERD_DEMO_LIVE_DAYS (days
@@ -22,6 +23,9 @@ size=${HERD_DEMO_SIZE:-small}
 live_days=${HERD_DEMO_LIVE_DAYS:-14}
 listen=${HERD_DEMO_LISTEN:-127.0.0.1:8080}
 demo=data/demo
+# A run on the local broker and the default lake starts over; a configured broker's
+# topics or a chosen lake are never deleted.
+own_state=$([[ -z ${HERD_BOOTSTRAP_SERVERS:-} && -z ${HERD_LAKE_ROOT:-} ]] && echo yes || echo no)
 export HERD_LAKE_ROOT=${HERD_LAKE_ROOT:-data/lake}
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -37,6 +41,19 @@ cargo build --release --quiet -p herd-cli --bin herd --features sql
 herd=$CARGO_TARGET_DIR/release/herd
 echo "built $herd in $(($(date +%s) - started)) s"
 
+# A dashboard left running by an earlier demo reads the lake this run rewrites.
+if [[ -f $demo/serve.pid ]]; then
+  kill "$(cat "$demo/serve.pid")" 2>/dev/null || true
+  rm -f "$demo/serve.pid"
+fi
+if [[ $own_state == yes && -d $HERD_LAKE_ROOT ]]; then
+  step "Starting over: the earlier run's topics and lake are deleted"
+  "$herd" topics delete --yes
+  rm -rf "$HERD_LAKE_ROOT" "$demo"
+elif [[ -d $HERD_LAKE_ROOT ]]; then
+  echo "note: $HERD_LAKE_ROOT and the configured topics are kept; this run adds its records to them"
+fi
+
 step "herd topics create"
 "$herd" topics create
 
@@ -44,11 +61,6 @@ step "herd doctor"
 "$herd" doctor | sed -n '1,9p'
 
 mkdir -p "$demo"
-# A dashboard left running by an earlier demo reads the lake this run rewrites.
-if [[ -f $demo/serve.pid ]]; then
-  kill "$(cat "$demo/serve.pid")" 2>/dev/null || true
-  rm -f "$demo/serve.pid"
-fi
 step "herd generate $demo/$size.parquet --size $size"
 "$herd" generate "$demo/$size.parquet" --size "$size" | tee "$demo/generate.txt"
 

@@ -1,7 +1,8 @@
 //! Cluster probe and topic setup.
 //!
 //! Creating topics is idempotent: a topic that exists is reported as it is and never
-//! changed, so running setup twice is harmless.
+//! changed, so running setup twice is harmless. Deleting them is too: a topic that is
+//! not there is reported as absent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,6 +129,73 @@ pub async fn ensure_topics(
         })
         .collect();
     Ok(outcomes)
+}
+
+/// What deleting one topic did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicDeletion {
+    Deleted { name: String },
+    Absent { name: String },
+}
+
+/// Deletes every topic in `names` that exists, with its records, and waits until the
+/// cluster no longer lists them, so they can be created again at once.
+pub async fn delete_topics(
+    options: &KafkaOptions,
+    names: &[String],
+    timeout: Duration,
+) -> Result<Vec<TopicDeletion>, BusError> {
+    let admin = admin_client(options)?;
+    let existing = topic_partitions(&fetch_metadata(options, admin.clone(), timeout).await?);
+    let present: Vec<&str> = names
+        .iter()
+        .filter(|name| partitions_in(&existing, name).is_some())
+        .map(String::as_str)
+        .collect();
+    let mut deleted = Vec::new();
+    if !present.is_empty() {
+        let admin_options = AdminOptions::new()
+            .request_timeout(Some(timeout))
+            .operation_timeout(Some(timeout));
+        for result in admin.delete_topics(&present, &admin_options).await? {
+            match result {
+                Ok(name) => deleted.push(name),
+                // Another process deleted it between our look and our request.
+                Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((topic, code)) => return Err(BusError::Topic { topic, code }),
+            }
+        }
+    }
+    // The controller has accepted the deletion; the brokers' metadata follows shortly.
+    let started = std::time::Instant::now();
+    loop {
+        let listed = topic_partitions(&fetch_metadata(options, admin.clone(), timeout).await?);
+        let Some(left) = names
+            .iter()
+            .find(|name| partitions_in(&listed, name).is_some())
+        else {
+            break;
+        };
+        if started.elapsed() >= timeout {
+            return Err(BusError::Topic {
+                topic: left.clone(),
+                code: RDKafkaErrorCode::RequestTimedOut,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(names
+        .iter()
+        .map(|name| {
+            let name = name.clone();
+            if deleted.contains(&name) {
+                info!(topic = %name, "topic deleted");
+                TopicDeletion::Deleted { name }
+            } else {
+                TopicDeletion::Absent { name }
+            }
+        })
+        .collect())
 }
 
 fn admin_client(

@@ -12,7 +12,10 @@ mod events;
 mod exactly_once;
 mod roundtrip;
 
-pub use admin::{ClusterInfo, TopicOutcome, TopicSpec, ensure_topics, high_watermarks, probe};
+pub use admin::{
+    ClusterInfo, TopicDeletion, TopicOutcome, TopicSpec, delete_topics, ensure_topics,
+    high_watermarks, probe,
+};
 pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;
 pub use error::BusError;

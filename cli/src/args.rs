@@ -755,6 +755,23 @@ pub enum TopicsCommand {
         herd topics create\n  \
         herd topics create --partitions 24 --replication-factor 3")]
     Create(TopicsCreateArgs),
+    /// Delete herd.sales, herd.sales.dlq, herd.models and herd.predictions, with
+    /// every record in them.
+    ///
+    /// Topics that are not there are reported as absent. The Delta tables are not
+    /// touched; the archive and the scorer keep their offsets in them, which new
+    /// topics start below, so delete the lake as well to start over.
+    #[command(after_help = "Examples:\n  \
+        herd topics delete --yes\n  \
+        herd topics delete --yes && herd topics create")]
+    Delete(TopicsDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsDeleteArgs {
+    /// Confirm the deletion; without it nothing is deleted
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,9 @@ fn main() -> ExitCode {
             Command::Topics(TopicsCommand::Create(args)) => {
                 commands::topics::create(&loaded.settings, &args).await
             }
+            Command::Topics(TopicsCommand::Delete(args)) => {
+                commands::topics::delete(&loaded.settings, &args).await
+            }
             Command::Doctor(args) => commands::doctor::run(&loaded, &args).await,
             Command::Ingest(args) => commands::ingest::run(&loaded.settings, &args).await,
             Command::Generate(args) => commands::generate::run(&args).await,

@@ -25,7 +25,11 @@ fn help_lists_every_command_with_an_example() {
             "--help lacks {command}:\n{stdout}"
         );
     }
-    for command in [&["topics", "create", "--help"][..], &["doctor", "--help"]] {
+    for command in [
+        &["topics", "create", "--help"][..],
+        &["topics", "delete", "--help"],
+        &["doctor", "--help"],
+    ] {
         let (ok, stdout, _) = run(command);
         assert!(ok);
         assert!(stdout.contains("Examples:"), "{command:?} has no example");
@@ -61,6 +65,72 @@ fn topics_create_is_idempotent() {
     );
     assert!(second.contains("nothing changed"), "{second}");
     assert_eq!(second.matches("unchanged").count(), 4, "{second}");
+}
+
+#[test]
+fn topics_delete_asks_for_yes_then_deletes_only_herds_topics() {
+    // Topics of this test's own, so other tests' herd.* topics are left alone.
+    let prefix = herd_tests::unique("topics-delete");
+    let names = ["sales", "sales_dlq", "models", "predictions"].map(|t| format!("{prefix}.{t}"));
+    let run_here = |args: &[&str]| {
+        let mut command = herd();
+        for (topic, name) in ["SALES", "SALES_DLQ", "MODELS", "PREDICTIONS"]
+            .iter()
+            .zip(&names)
+        {
+            command.env(format!("HERD_TOPICS__{topic}"), name);
+        }
+        let output = command.args(args).output().expect("herd runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // The shared herd.* topics exist before and must still exist after.
+    let (ok, _, err) = run(&["topics", "create"]);
+    assert!(ok, "{err}");
+    let (ok, created, err) = run_here(&["topics", "create"]);
+    assert!(
+        ok && created.contains("4 of 4 topics created"),
+        "{created}{err}"
+    );
+
+    let (ok, _, err) = run_here(&["topics", "delete"]);
+    assert!(!ok, "deleted without --yes");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("--yes") && errors[0].contains(&names[0]),
+        "{err}"
+    );
+    let (ok, again, err) = run_here(&["topics", "create"]);
+    assert!(ok && again.contains("nothing changed"), "{again}{err}");
+
+    let (ok, deleted, err) = run_here(&["topics", "delete", "--yes"]);
+    assert!(ok, "{err}");
+    assert_eq!(deleted.matches("deleted    ").count(), 4, "{deleted}");
+    assert!(deleted.contains("4 of 4 topics deleted"), "{deleted}");
+    // Gone at once: they can be created again straight away, and the shared
+    // herd.sales of the other tests is still there.
+    let (ok, recreated, err) = run_here(&["topics", "create"]);
+    assert!(
+        ok && recreated.contains("4 of 4 topics created"),
+        "{recreated}{err}"
+    );
+    let (ok, doctor, err) = run(&["doctor"]);
+    assert!(ok, "{err}");
+    assert!(
+        doctor.contains("topic      herd.sales: ") && !doctor.contains("herd.sales: missing"),
+        "{doctor}"
+    );
+
+    let (ok, _, err) = run_here(&["topics", "delete", "--yes"]);
+    assert!(ok, "{err}");
+    let (ok, absent, err) = run_here(&["topics", "delete", "--yes"]);
+    assert!(ok, "{err}");
+    assert_eq!(absent.matches("absent ").count(), 4, "{absent}");
+    assert!(absent.contains("0 of 4 topics deleted"), "{absent}");
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! `herd topics create`: Herd's topics, created once and never changed afterwards.
+//! `herd topics create`: Herd's topics, created once and never changed afterwards;
+//! `herd topics delete --yes`: gone again, records and all.
 
-use anyhow::Context;
-use herd_bus::TopicOutcome;
+use anyhow::{Context, bail};
+use herd_bus::{TopicDeletion, TopicOutcome};
 
-use crate::args::TopicsCreateArgs;
+use crate::args::{TopicsCreateArgs, TopicsDeleteArgs};
 use crate::commands::BROKER_TIMEOUT;
 use crate::config::Settings;
 
@@ -54,5 +55,34 @@ pub async fn create(settings: &Settings, args: &TopicsCreateArgs) -> anyhow::Res
     } else {
         println!("{created} of {} topics created", outcomes.len());
     }
+    Ok(())
+}
+
+pub async fn delete(settings: &Settings, args: &TopicsDeleteArgs) -> anyhow::Result<()> {
+    let names: Vec<String> = settings
+        .topic_specs()
+        .into_iter()
+        .map(|spec| spec.name)
+        .collect();
+    if !args.yes {
+        bail!(
+            "this deletes {} and every record in them; add --yes to go ahead",
+            names.join(", ")
+        );
+    }
+    let outcomes = herd_bus::delete_topics(&settings.kafka_options(), &names, BROKER_TIMEOUT)
+        .await
+        .context("deleting topics")?;
+    let mut deleted = 0;
+    for outcome in &outcomes {
+        match outcome {
+            TopicDeletion::Deleted { name } => {
+                deleted += 1;
+                println!("deleted    {name}");
+            }
+            TopicDeletion::Absent { name } => println!("absent     {name} (nothing to delete)"),
+        }
+    }
+    println!("{deleted} of {} topics deleted", outcomes.len());
     Ok(())
 }
