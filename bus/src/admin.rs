@@ -89,10 +89,10 @@ pub async fn ensure_topics(
         .collect();
     let mut created = Vec::new();
     if !new_topics.is_empty() {
-        let admin_options = AdminOptions::new()
-            .request_timeout(Some(timeout))
-            .operation_timeout(Some(timeout));
-        for result in admin.create_topics(&new_topics, &admin_options).await? {
+        for result in admin
+            .create_topics(&new_topics, &admin_options(timeout))
+            .await?
+        {
             match result {
                 Ok(name) => created.push(name),
                 // Another process created it between our look and our request.
@@ -154,10 +154,10 @@ pub async fn delete_topics(
         .collect();
     let mut deleted = Vec::new();
     if !present.is_empty() {
-        let admin_options = AdminOptions::new()
-            .request_timeout(Some(timeout))
-            .operation_timeout(Some(timeout));
-        for result in admin.delete_topics(&present, &admin_options).await? {
+        for result in admin
+            .delete_topics(&present, &admin_options(timeout))
+            .await?
+        {
             match result {
                 Ok(name) => deleted.push(name),
                 // Another process deleted it between our look and our request.
@@ -196,6 +196,12 @@ pub async fn delete_topics(
             }
         })
         .collect())
+}
+
+fn admin_options(timeout: Duration) -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(timeout))
+        .operation_timeout(Some(timeout))
 }
 
 fn admin_client(
