@@ -10,17 +10,18 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
 use deltalake::datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::StreamExt as _;
 use url::Url;
 
 use crate::error::LakeError;
 use crate::root::LakeRoot;
+use crate::tables;
 
 pub use output::{Column, RowFormat, RowWriter, columns, format_table, json_rows};
 
@@ -295,7 +296,7 @@ impl SqlEngine {
         if !reloaded {
             // Never opened, or replaced since (a table deleted and written again
             // starts a new log): open it afresh.
-            *cached = open_latest(&source.url).await?;
+            *cached = tables::open_latest(&source.url).await?;
         }
         let Some(table) = cached.as_ref() else {
             return Ok(false);
@@ -312,28 +313,6 @@ impl SqlEngine {
         ctx.register_table(source.name, provider)
             .map_err(execution)?;
         Ok(true)
-    }
-}
-
-/// The table at `url` at its latest version, or `None` when nothing is there yet.
-async fn open_latest(url: &Url) -> Result<Option<DeltaTable>, LakeError> {
-    if url.scheme() == "file" {
-        // Delta's local store reports a missing directory as a bad location rather
-        // than as "no table yet".
-        let exists = url
-            .to_file_path()
-            .is_ok_and(|path| path.join("_delta_log").is_dir());
-        if !exists {
-            return Ok(None);
-        }
-    }
-    let mut table = DeltaTableBuilder::from_url(url.clone())
-        .and_then(DeltaTableBuilder::build)
-        .map_err(LakeError::delta("open table", url))?;
-    match table.load().await {
-        Ok(()) => Ok(Some(table)),
-        Err(DeltaTableError::NotATable(_)) => Ok(None),
-        Err(e) => Err(LakeError::delta("open table", url)(e)),
     }
 }
 

@@ -91,7 +91,20 @@ pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTa
 /// when nothing is there yet. Creates nothing, for readers.
 pub async fn open_existing(root: &LakeRoot, spec: &TableSpec) -> Result<Option<DeltaTable>> {
     let url = root.table_url(&spec.name)?;
-    if root.is_local() {
+    let Some(table) = open_latest(&url).await? else {
+        return Ok(None);
+    };
+    let expected = kernel_schema(&url, spec)?;
+    check_matches(&table, &url, &expected, spec)?;
+    Ok(Some(table))
+}
+
+/// The table at `url` at its latest version, or `None` when nothing is there yet.
+/// Creates nothing and checks no schema, for readers of any table.
+pub(crate) async fn open_latest(url: &Url) -> Result<Option<DeltaTable>> {
+    if url.scheme() == "file" {
+        // Delta's local store reports a missing directory as a bad location rather
+        // than as "no table yet".
         let exists = url
             .to_file_path()
             .is_ok_and(|path| path.join("_delta_log").is_dir());
@@ -99,12 +112,7 @@ pub async fn open_existing(root: &LakeRoot, spec: &TableSpec) -> Result<Option<D
             return Ok(None);
         }
     }
-    let expected = kernel_schema(&url, spec)?;
-    let Some(table) = try_open(&url).await? else {
-        return Ok(None);
-    };
-    check_matches(&table, &url, &expected, spec)?;
-    Ok(Some(table))
+    try_open(url).await
 }
 
 /// Files, rows and bytes in a table version, from the log's `add` actions and
