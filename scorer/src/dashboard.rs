@@ -9,11 +9,13 @@
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::sync::LazyLock;
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+
+use crate::serve::ApiError;
 
 /// One embedded file.
 struct Asset {
@@ -91,11 +93,7 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
         .position(|a| a.path == path && path != "index.html")
     {
         Some(found) => respond(found, &headers),
-        None => {
-            let message = format!("no asset {path:?}");
-            let body = serde_json::json!({"error": message, "status": 404});
-            (StatusCode::NOT_FOUND, Json(body)).into_response()
-        }
+        None => ApiError::new(StatusCode::NOT_FOUND, format!("no asset {path:?}")).into_response(),
     }
 }
 

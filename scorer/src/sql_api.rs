@@ -65,7 +65,6 @@ mod with_sql {
     use tracing::debug;
 
     use super::*;
-    use crate::serve::ApiError;
 
     /// How long past its own limit a query gets to notice it and stop, before the
     /// answer is given up on regardless.
