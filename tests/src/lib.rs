@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod env;
+pub mod http;
 pub mod lake;
 pub mod parquet;
 pub mod predictions;

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use herd_tests::env::Env;
+use herd_tests::http;
 use herd_tests::process::{Background, Ran};
 use herd_tests::small_lake::{self, SmallLakeOptions};
 use serde_json::Value;
@@ -67,32 +68,13 @@ fn target_dir() -> PathBuf {
 }
 
 fn http_json(url: &str, body: Option<&str>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let answer = match body {
-        Some(body) => agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(body),
-        None => agent.get(url).call(),
-    };
-    let mut answer = answer.unwrap_or_else(|e| panic!("no HTTP answer from {url}: {e}"));
-    let status = answer.status().as_u16();
-    let text = answer.body_mut().read_to_string().unwrap_or_default();
-    let value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"));
-    (status, value)
+    http::json(&http::agent(), url, body, None)
 }
 
 /// The page and its assets: content types, caching headers, revalidation with the
 /// ETag, and a 404 for an unknown asset.
 fn check_assets(base: &str) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http::agent();
     let head = |path: &str, etag: Option<&str>| {
         let mut request = agent.get(format!("{base}{path}"));
         if let Some(etag) = etag {

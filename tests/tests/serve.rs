@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use herd_tests::cli::{herd_ok, line, numbers};
 use herd_tests::env::Env;
+use herd_tests::http;
 use herd_tests::process::Background;
 use herd_tests::small_lake::{self, SmallLakeOptions};
 use serde_json::Value;
@@ -57,10 +58,7 @@ impl Server {
         Server {
             base,
             process,
-            http: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into(),
+            http: http::agent(),
         }
     }
 

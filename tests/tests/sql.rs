@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use herd_tests::cli::FINISH;
 use herd_tests::env::Env;
+use herd_tests::http;
 use herd_tests::process::Background;
 use herd_tests::small_lake::{self, KEYS, SmallLakeOptions};
 use serde_json::{Value, json};
@@ -138,31 +139,19 @@ impl Server {
         Server {
             base,
             process,
-            http: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into(),
+            http: http::agent(),
         }
     }
 
     /// POSTs `{"sql": sql}` and returns the status and the JSON answer.
     fn sql(&self, sql: &str, token: Option<&str>) -> (u16, Value) {
         let body = json!({ "sql": sql }).to_string();
-        let mut request = self
-            .http
-            .post(format!("{}/v1/sql", self.base))
-            .header("Content-Type", "application/json");
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        let mut response = request
-            .send(body.as_bytes())
-            .unwrap_or_else(|e| panic!("no HTTP answer: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let answer =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-        (status, answer)
+        http::json(
+            &self.http,
+            &format!("{}/v1/sql", self.base),
+            Some(&body),
+            token,
+        )
     }
 
     /// The rows of a query that must succeed.
