@@ -1,7 +1,8 @@
 //! The promotion rule: a CEL expression over a candidate's metrics and tags, set by
 //! the business (`accuracy >= 0.80 && accuracy > baseline_accuracy`), checked once at
-//! start-up and judged per candidate. A rule made of `&&`-joined clauses names the
-//! first clause a rejected candidate failed.
+//! start-up and judged per candidate. The verdict is the whole expression's; when the
+//! expression is a conjunction (`&&`-joined clauses at its root), a rejection names
+//! the first clause the candidate failed, and otherwise the whole rule.
 
 use std::collections::HashMap;
 
@@ -60,7 +61,10 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct PromotionRule {
     source: String,
-    /// The top-level `&&` clauses, each compiled alone, in order.
+    /// The rule as one program: the only thing the verdict comes from.
+    whole: Program,
+    /// The root conjunction's clauses, each compiled alone, in order, used only to
+    /// name what a rejected candidate failed; empty when the root is not `&&`.
     clauses: Vec<(String, Program)>,
 }
 
@@ -83,12 +87,15 @@ impl PromotionRule {
             }
         }
         let mut clauses = Vec::new();
-        for clause in top_level_clauses(source) {
-            let program = Program::compile(clause).map_err(|e| parse_error(&e.to_string()))?;
-            clauses.push((clause.trim().to_owned(), program));
+        if let Some(parts) = root_conjunction(source) {
+            for clause in parts {
+                let program = Program::compile(clause).map_err(|e| parse_error(&e.to_string()))?;
+                clauses.push((clause.trim().to_owned(), program));
+            }
         }
         Ok(Self {
             source: source.to_owned(),
+            whole,
             clauses,
         })
     }
@@ -135,17 +142,33 @@ impl PromotionRule {
         if context.add_variable("tags", tags).is_err() {
             return Verdict::Fail("tags could not be read".to_owned());
         }
+        match self.whole.execute(&context) {
+            Ok(Value::Bool(true)) => Verdict::Pass,
+            Ok(Value::Bool(false)) => Verdict::Fail(self.failed_clause(&context)),
+            Ok(other) => Verdict::Fail(format!(
+                "{} (gave {other:?}, not a boolean)",
+                self.source.trim()
+            )),
+            Err(error) => Verdict::Fail(format!("{} ({error})", self.failed_clause(&context))),
+        }
+    }
+
+    /// What to name for a rule that did not hold: the root conjunction's first clause
+    /// that is false (else the first that could not be judged), or the whole rule.
+    fn failed_clause(&self, context: &Context) -> String {
+        let mut erred = None;
         for (clause, program) in &self.clauses {
-            match program.execute(&context) {
+            match program.execute(context) {
                 Ok(Value::Bool(true)) => {}
-                Ok(Value::Bool(false)) => return Verdict::Fail(clause.clone()),
-                Ok(other) => {
-                    return Verdict::Fail(format!("{clause} (gave {other:?}, not a boolean)"));
+                Ok(Value::Bool(false)) => return clause.clone(),
+                Ok(_) | Err(_) => {
+                    erred.get_or_insert(clause);
                 }
-                Err(error) => return Verdict::Fail(format!("{clause} ({error})")),
             }
         }
-        Verdict::Pass
+        erred
+            .cloned()
+            .unwrap_or_else(|| self.source.trim().to_owned())
     }
 }
 
@@ -187,8 +210,12 @@ fn position_of(source: &str, name: &str) -> (usize, usize) {
     (1, 1)
 }
 
-/// The rule split at its top-level `&&` (outside brackets and string literals).
-fn top_level_clauses(source: &str) -> Vec<&str> {
+/// The operands of the rule's root `&&`, or `None` when its root is something else.
+///
+/// CEL binds `&&` tighter than `||` and `? :`, so the root is a conjunction exactly
+/// when `&&` appears outside brackets and string literals and neither `||` nor `?`
+/// does; then the text between those `&&` are its operands.
+fn root_conjunction(source: &str) -> Option<Vec<&str>> {
     let bytes = source.as_bytes();
     let (mut depth, mut quote, mut start) = (0i32, None::<u8>, 0);
     let mut clauses = Vec::new();
@@ -203,6 +230,8 @@ fn top_level_clauses(source: &str) -> Vec<&str> {
                 b'\'' | b'"' => quote = Some(b),
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth -= 1,
+                b'?' if depth == 0 => return None,
+                b'|' if depth == 0 && bytes.get(i + 1) == Some(&b'|') => return None,
                 b'&' if depth == 0 && bytes.get(i + 1) == Some(&b'&') => {
                     clauses.push(&source[start..i]);
                     start = i + 2;
@@ -213,8 +242,11 @@ fn top_level_clauses(source: &str) -> Vec<&str> {
         }
         i += 1;
     }
+    if clauses.is_empty() {
+        return None;
+    }
     clauses.push(&source[start..]);
-    clauses
+    Some(clauses)
 }
 
 #[cfg(test)]

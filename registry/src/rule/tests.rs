@@ -97,10 +97,46 @@ fn an_unknown_metric_is_refused_where_it_is_written() {
 }
 
 #[test]
-fn clauses_split_only_at_the_top_level() {
+fn clauses_split_only_at_a_root_conjunction() {
     assert_eq!(
-        top_level_clauses("a && (b && c) && tags['x&&y'] == 'p&&q'"),
-        ["a ", " (b && c) ", " tags['x&&y'] == 'p&&q'"]
+        root_conjunction("a && (b && c) && tags['x&&y'] == 'p&&q'"),
+        Some(vec!["a ", " (b && c) ", " tags['x&&y'] == 'p&&q'"])
     );
-    assert_eq!(top_level_clauses("a || b"), ["a || b"]);
+    assert_eq!(root_conjunction("a || b"), None);
+    assert_eq!(root_conjunction("a || b && c"), None);
+    assert_eq!(root_conjunction("a ? b && c : d"), None);
+    assert_eq!(
+        root_conjunction("(a || b) && c"),
+        Some(vec!["(a || b) ", " c"])
+    );
+    assert_eq!(root_conjunction("a"), None);
+}
+
+#[test]
+fn the_verdict_comes_from_the_whole_expression_not_its_and_clauses() {
+    // CEL binds `&&` tighter than `||`: this is `accuracy >= 0.80 || (baseline_accuracy
+    // < 0.5 && rows > 10000)`, which an accurate model passes whatever its rows.
+    let rule = PromotionRule::parse("accuracy >= 0.80 || baseline_accuracy < 0.5 && rows > 10000")
+        .unwrap();
+    assert_eq!(rule.judge(&candidate(0.85, 0.90)), Verdict::Pass);
+    // Neither side holds: the root is a disjunction, so no clause is named alone.
+    assert_eq!(
+        rule.judge(&candidate(0.60, 0.90)),
+        Verdict::Fail(rule.source().to_owned())
+    );
+    // A conditional is one expression too.
+    let rule =
+        PromotionRule::parse("cold_start ? accuracy >= 0.5 && rows > 0 : accuracy >= 0.8").unwrap();
+    assert_eq!(rule.judge(&candidate(0.85, 0.2)), Verdict::Pass);
+    assert!(matches!(rule.judge(&candidate(0.6, 0.2)), Verdict::Fail(_)));
+}
+
+#[test]
+fn a_conjunction_names_its_first_failed_clause_even_when_a_clause_errs() {
+    // CEL's `&&` is false when any side is false, even if another side errs.
+    let rule = PromotionRule::parse("tags['missing'] == 'x' && accuracy >= 0.80").unwrap();
+    assert_eq!(
+        rule.judge(&candidate(0.5, 0.1)),
+        Verdict::Fail("accuracy >= 0.80".into())
+    );
 }
