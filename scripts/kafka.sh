@@ -22,12 +22,14 @@
 #   HERD_KAFKA_START_TIMEOUT    seconds to wait for the broker (default 60)
 #   HERD_KAFKA_STOP_TIMEOUT     seconds to wait before SIGKILL (default 30)
 #   HERD_KAFKA_TOOL_OPTS        extra JVM options for `tool`
+#   HERD_KAFKA_DATA_DIR         broker state directory (default data/kafka of this
+#                               checkout); a second broker needs its own, and ports
 #   HERD_CACHE                  cache root (default ~/.cache/herd)
 #   JAVA_HOME                   Java 17+ to use (default: java on PATH)
 #
 # Kafka jars are resolved with Maven from scripts/kafka/pom.xml into
 # $HERD_CACHE/kafka-<version>/libs, shared by all checkouts. Broker state lives
-# in data/kafka/ of this checkout: server.properties, kraft/ (the log dirs),
+# in data/kafka/ of this checkout (or HERD_KAFKA_DATA_DIR): server.properties, kraft/ (the log dirs),
 # kafka.pid, broker.log (java stdout/stderr) and server.log (log4j).
 set -euo pipefail
 
@@ -43,7 +45,7 @@ readonly CACHE_DIR=${HERD_CACHE:-$HOME/.cache/herd}/kafka-$KAFKA_VERSION
 readonly LIBS_DIR=$CACHE_DIR/libs
 readonly LIBS_MARKER=$LIBS_DIR/.resolved
 
-readonly DATA_DIR=$ROOT/data/kafka
+readonly DATA_DIR=${HERD_KAFKA_DATA_DIR:-$ROOT/data/kafka}
 readonly DATA_DIR_REL=${DATA_DIR#"$ROOT"/}/
 readonly KRAFT_DIR=$DATA_DIR/kraft
 readonly CONFIG_FILE=$DATA_DIR/server.properties

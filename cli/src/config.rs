@@ -140,7 +140,7 @@ pub struct ScoreSettings {
 impl Default for ScoreSettings {
     fn default() -> Self {
         Self {
-            group: "herd-scorer".to_owned(),
+            group: herd_scorer::DEFAULT_SCORE_GROUP.to_owned(),
             cold_start: crate::args::ColdStartArg::Forecast,
             model_cache_mb: 64.0,
             flush_ms: 1000,

@@ -75,6 +75,12 @@ impl Default for AppendOptions {
 pub struct ExactlyOnceAppender {
     table: DeltaTable,
     writer: String,
+    /// The consumer group whose offsets these are, when several groups each write
+    /// every record (see [`in_group`](Self::in_group)).
+    group: Option<String>,
+    /// Whether offsets stored under the app ids without the group count as the
+    /// group's until it commits its own.
+    adopt_ungrouped: bool,
     options: AppendOptions,
 }
 
@@ -86,8 +92,26 @@ impl ExactlyOnceAppender {
         Self {
             table,
             writer: writer.into(),
+            group: None,
+            adopt_ungrouped: false,
             options: AppendOptions::default(),
         }
+    }
+
+    /// Keeps the offsets of consumer group `group` apart from every other group's:
+    /// two groups that each write every record (two scorer groups, say) then each
+    /// write it once, instead of sharing, and stealing, one position.
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Reads offsets stored under the app ids that did not name a group as this
+    /// group's, until it commits its own: a table written before app ids named the
+    /// group carries on where its (default) group left off.
+    pub fn adopting_ungrouped_offsets(mut self) -> Self {
+        self.adopt_ungrouped = true;
+        self
     }
 
     pub fn with_options(mut self, options: AppendOptions) -> Self {
@@ -95,8 +119,19 @@ impl ExactlyOnceAppender {
         self
     }
 
-    /// The Delta app id under which partition `partition` of `source` keeps its offset.
+    /// The Delta app id under which partition `partition` of `source` keeps its
+    /// offset: `herd-<writer>-<source>-<partition>`, then `@<group>` for a writer
+    /// [`in_group`](Self::in_group). Kafka topic names cannot hold `@`, so no two
+    /// (source, partition, group) share an id.
     pub fn app_id(&self, source: &str, partition: i32) -> String {
+        let ungrouped = self.ungrouped_app_id(source, partition);
+        match &self.group {
+            Some(group) => format!("{ungrouped}@{group}"),
+            None => ungrouped,
+        }
+    }
+
+    fn ungrouped_app_id(&self, source: &str, partition: i32) -> String {
         format!("herd-{}-{source}-{partition}", self.writer)
     }
 
@@ -230,11 +265,16 @@ impl ExactlyOnceAppender {
             .table
             .snapshot()
             .map_err(LakeError::delta("read offsets of", url))?;
+        let log_store = self.table.log_store();
+        let stored = snapshot
+            .transaction_version(log_store.as_ref(), self.app_id(source, partition))
+            .await
+            .map_err(LakeError::delta("read offsets of", url))?;
+        if stored.is_some() || !(self.adopt_ungrouped && self.group.is_some()) {
+            return Ok(stored);
+        }
         snapshot
-            .transaction_version(
-                self.table.log_store().as_ref(),
-                self.app_id(source, partition),
-            )
+            .transaction_version(log_store.as_ref(), self.ungrouped_app_id(source, partition))
             .await
             .map_err(LakeError::delta("read offsets of", url))
     }

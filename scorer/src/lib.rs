@@ -23,6 +23,6 @@ pub use predictions::{PREDICTIONS_TABLE, PredictionRows, Scored, predictions_tab
 pub use serve::{MAX_BODY_BYTES, MAX_HORIZON, ServeOptions, follow_models, router, serve};
 pub use sql_api::{SqlApi, SqlRequest, WITHOUT_SQL};
 pub use stream::{
-    ColdStartPolicy, ID_HEADER, SCORE_WRITER, StreamOptions, StreamSummary, prediction_id,
-    run_stream,
+    ColdStartPolicy, DEFAULT_SCORE_GROUP, ID_HEADER, SCORE_WRITER, StreamOptions, StreamSummary,
+    prediction_id, predictions_appender, run_stream,
 };

@@ -5,7 +5,8 @@
 //! table `predictions` together with the offsets they came from.
 //!
 //! The table is the truth, exactly-once: its `txn` actions (one app id per sales
-//! partition) say how far each partition has been scored. On assignment the windows
+//! partition and consumer group) say how far each partition has been scored by that
+//! group, so two groups each forecast every record once. On assignment the windows
 //! are rebuilt from the lake's `sales` rows below `min(archive offset, scored
 //! offset)`, and the records from there up to the scored offset are read again into
 //! the windows without being scored. A group that never scored a partition starts at
@@ -22,7 +23,7 @@ use herd_bus::{
     BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, KafkaOptions,
     LoopError, LoopOptions, OffsetRange, run_exactly_once,
 };
-use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, tables};
+use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
 use herd_registry::{CachedModel, ModelCache};
 use herd_schemas::{SeriesId, SeriesKey};
@@ -37,8 +38,23 @@ use crate::latency::Latency;
 use crate::predictions::{PredictionRows, Scored, predictions_table};
 use crate::{follow_models, through};
 
-/// The writer name in the `predictions` table's app ids: `herd-score-<topic>-<p>`.
+/// The writer name in the `predictions` table's app ids:
+/// `herd-score-<topic>-<p>@<group>`.
 pub const SCORE_WRITER: &str = "score";
+
+/// The continuous scorers' consumer group unless configured otherwise. Its app ids
+/// take over the offsets stored before app ids named the group.
+pub const DEFAULT_SCORE_GROUP: &str = "herd-scorer";
+
+/// The appender of `group`'s forecasts and offsets to `predictions`.
+pub fn predictions_appender(table: DeltaTable, group: &str) -> ExactlyOnceAppender {
+    let appender = ExactlyOnceAppender::new(table, SCORE_WRITER).in_group(group);
+    if group == DEFAULT_SCORE_GROUP {
+        appender.adopting_ungrouped_offsets()
+    } else {
+        appender
+    }
+}
 
 /// The header carrying a prediction message's id.
 pub const ID_HEADER: &str = "herd-id";
@@ -177,7 +193,7 @@ pub async fn run_stream(
     let mut sink = ScoreSink {
         kafka: kafka.clone(),
         options: options.clone(),
-        predictions: ExactlyOnceAppender::new(predictions, SCORE_WRITER),
+        predictions: predictions_appender(predictions, &options.group),
         archive: ExactlyOnceAppender::new(sales, options.archive_writer.clone()),
         windows: Windows::new(options.window_days),
         cache,

@@ -18,6 +18,8 @@ pub struct Env {
     pub models: String,
     pub predictions: String,
     pub partitions: u32,
+    /// The broker of a test that runs its own ([`Env::on_broker`]).
+    bootstrap: Option<String>,
     dir: TempDir,
 }
 
@@ -36,8 +38,23 @@ impl Env {
             models: format!("{base}.models"),
             predictions: format!("{base}.predictions"),
             partitions,
+            bootstrap: None,
             dir,
         }
+    }
+
+    /// Points every `herd` command of this test at the broker at `bootstrap`
+    /// instead of the shared one.
+    pub fn on_broker(mut self, bootstrap: &str) -> Env {
+        self.bootstrap = Some(bootstrap.to_owned());
+        self
+    }
+
+    /// The broker this test's commands talk to.
+    pub fn bootstrap_servers(&self) -> String {
+        self.bootstrap
+            .clone()
+            .unwrap_or_else(crate::bootstrap_servers)
     }
 
     /// The scratch directory; `herd` commands run here, so relative file names
@@ -92,6 +109,7 @@ impl Env {
             .env("HERD_TOPICS__PREDICTIONS", &self.predictions)
             .env("HERD_TOPICS__PARTITIONS", self.partitions.to_string())
             .env("HERD_LAKE_ROOT", self.lake_root())
+            .env("HERD_BOOTSTRAP_SERVERS", self.bootstrap_servers())
             // A consumer that is SIGKILLed leaves its group once its session times
             // out; the broker's minimum (6 s) instead of librdkafka's 45 s lets a
             // restarted or surviving archiver take its partitions over within a

@@ -4,19 +4,21 @@
 //! The broker is started by `scripts/test.sh` (or named by `HERD_BOOTSTRAP_SERVERS`);
 //! these tests never stand in a mock for it.
 //!
-//! Modules: [`env`] gives a test its own topics and lake, [`topic`] reads a topic
+//! Modules: [`broker`] runs a test's own broker, [`env`] gives a test its own topics and lake, [`topic`] reads a topic
 //! back, [`lake`] and [`parquet`] read the Delta `sales` table, [`python`] reads it
 //! with Python's `deltalake`, [`registry`] reads the `models` table both ways,
 //! [`production`] reads the `production/models` and `promotions` tables promotion
 //! writes, [`predictions`] reads what scoring writes to the `predictions` table and
-//! the predictions topic, [`process`] runs services in the background, [`cli`]
+//! the predictions topic, [`live`] runs the continuous scorers' live stream, [`process`] runs services in the background, [`cli`]
 //! runs `herd` commands and reads their summaries, and [`small_lake`] builds a
 //! small lake through the whole pipeline.
 
+pub mod broker;
 pub mod cli;
 pub mod env;
 pub mod http;
 pub mod lake;
+pub mod live;
 pub mod parquet;
 pub mod predictions;
 pub mod process;
@@ -52,10 +54,15 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The `herd` binary of this workspace with every optional part the tests cover
-/// (SQL), built once per test process so the tests always run the current code.
+/// (SQL), built once per test process so the tests always run the current code, or
+/// the binary `HERD_TEST_BINARY` names.
 pub fn herd() -> Command {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     let binary = BINARY.get_or_init(|| {
+        // A binary built beforehand (say, by CI's own step) can stand in for the build.
+        if let Some(binary) = std::env::var_os("HERD_TEST_BINARY") {
+            return PathBuf::from(binary);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut build = Command::new(cargo);
         build

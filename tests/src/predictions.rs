@@ -18,9 +18,10 @@ use crate::topic::{self, Consumed};
 /// The table's directory under the lake root.
 pub const PREDICTIONS_TABLE: &str = "predictions";
 
-/// The Delta app id under which the continuous scorer keeps a partition's next offset.
-pub fn score_app_id(topic: &str, partition: i32) -> String {
-    format!("herd-score-{topic}-{partition}")
+/// The Delta app id under which a continuous scorer group keeps a partition's next
+/// offset.
+pub fn score_app_id(topic: &str, partition: i32, group: &str) -> String {
+    format!("herd-score-{topic}-{partition}@{group}")
 }
 
 /// The columns readers rely on, in order; opening checks the table has exactly these.
@@ -164,6 +165,19 @@ impl PredictionsTable {
         expected: &BTreeSet<(String, NaiveDate)>,
         horizon: i64,
     ) {
+        self.assert_rows_per_step(source, expected, horizon, 1);
+    }
+
+    /// Asserts that the `source` rows are exactly `copies` rows per step
+    /// 1..=`horizon` for every (key, as-of day) of `expected` (one per scorer group
+    /// that forecast it), with target dates `as_of + step`, and nothing else.
+    pub fn assert_rows_per_step(
+        &self,
+        source: &str,
+        expected: &BTreeSet<(String, NaiveDate)>,
+        horizon: i64,
+        copies: usize,
+    ) {
         let mut seen: BTreeMap<(String, NaiveDate), Vec<i64>> = BTreeMap::new();
         for row in self.from_source(source) {
             assert_eq!(
@@ -196,7 +210,9 @@ impl PredictionsTable {
             expected.len(),
             &missing[..missing.len().min(10)]
         );
-        let all: Vec<i64> = (1..=horizon).collect();
+        let all: Vec<i64> = (1..=horizon)
+            .flat_map(|step| std::iter::repeat_n(step, copies))
+            .collect();
         let wrong: Vec<_> = seen
             .iter_mut()
             .filter_map(|(pair, steps)| {
@@ -206,7 +222,7 @@ impl PredictionsTable {
             .collect();
         assert!(
             wrong.is_empty(),
-            "{} (key, as_of) pairs without exactly steps 1..={horizon}, first {:?}",
+            "{} (key, as_of) pairs without exactly {copies} of each step 1..={horizon}, first {:?}",
             wrong.len(),
             wrong.first()
         );

@@ -51,8 +51,8 @@ pub struct Watermark {
     pub high: i64,
 }
 
-fn consumer() -> BaseConsumer {
-    KafkaOptions::new(crate::bootstrap_servers())
+fn consumer(bootstrap: &str) -> BaseConsumer {
+    KafkaOptions::new(bootstrap.to_owned())
         .consumer_config(&crate::unique("reader"))
         .create()
         .expect("a consumer")
@@ -74,7 +74,12 @@ fn partitions(consumer: &BaseConsumer, topic: &str) -> Vec<i32> {
 
 /// The watermarks of every partition of `topic`, by partition.
 pub fn watermarks(topic: &str) -> Vec<Watermark> {
-    let consumer = consumer();
+    watermarks_on(&crate::bootstrap_servers(), topic)
+}
+
+/// [`watermarks`] on the broker at `bootstrap`.
+pub fn watermarks_on(bootstrap: &str, topic: &str) -> Vec<Watermark> {
+    let consumer = consumer(bootstrap);
     let mut marks: Vec<Watermark> = partitions(&consumer, topic)
         .into_iter()
         .map(|partition| {
@@ -96,8 +101,13 @@ pub fn watermarks(topic: &str) -> Vec<Watermark> {
 /// high watermarks taken at the start, then listens a little longer so that a
 /// record published after them shows up too.
 pub fn drain(topic: &str) -> Vec<Consumed> {
-    let marks = watermarks(topic);
-    let consumer = consumer();
+    drain_on(&crate::bootstrap_servers(), topic)
+}
+
+/// [`drain`] on the broker at `bootstrap`.
+pub fn drain_on(bootstrap: &str, topic: &str) -> Vec<Consumed> {
+    let marks = watermarks_on(bootstrap, topic);
+    let consumer = consumer(bootstrap);
     let mut assignment = TopicPartitionList::new();
     for mark in &marks {
         assignment

@@ -7,188 +7,19 @@
 //! `--cold-start skip`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use herd_tests::cli::{FINISH, archive, herd_ok, line, numbers};
+use herd_tests::cli::{FINISH, herd_ok};
 use herd_tests::env::Env;
-use herd_tests::predictions::{self, PredictionsTable, score_app_id};
-use herd_tests::process::{Background, Jitter};
+use herd_tests::live::{
+    HISTORY_DAYS, HORIZON, KEYS, SCORING, STARTUP, app_ids, assert_offsets_at_end, day,
+    lake_with_production, published, scored, scorer, simulate, sold_since,
+    wait_until_every_partition_scored,
+};
+use herd_tests::predictions::{self, PredictionsTable};
+use herd_tests::process::Jitter;
 use herd_tests::production::ProductionTable;
-use herd_tests::topic;
-
-/// Logged by a scorer once it has partitions and knows where to start in each.
-const SCORING: &str = "scoring partitions";
-/// A restarted scorer gets partitions only once its SIGKILLed predecessor's session
-/// (6 s, see `Env`) has expired.
-const STARTUP: Duration = Duration::from_secs(60);
-/// The scorer's default horizon.
-const HORIZON: i64 = 28;
-/// 3 stores × 20 items.
-const KEYS: usize = 60;
-/// Day indices `0..HISTORY_DAYS` are history; live days follow.
-const HISTORY_DAYS: u32 = 200;
-
-/// The date of day index `day` (simulate starts at 2022-01-01).
-fn day(day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date") + chrono::Days::new(u64::from(day))
-}
-
-/// `herd simulate` for this file's 60 keys from day index `first`: history up to
-/// day 199, then `live_days` live days. `--days 200` makes every late-starting key
-/// start within the history, so that every key sells on every live day.
-fn simulate(env: &Env, name: &str, first: u32, live_days: u32, per_second: &str) -> Background {
-    let mut command = env.herd();
-    command.args([
-        "simulate", "--stores", "3", "--items", "20", "--days", "200",
-    ]);
-    command.args(["--history-days", &HISTORY_DAYS.to_string()]);
-    command.args(["--start-day", &first.to_string()]);
-    command.args(["--live-days", &live_days.to_string()]);
-    command.args(["--days-per-second", per_second]);
-    Background::spawn(command, env.dir(), name)
-}
-
-/// The records a finished simulate delivered, failing the test on any loss.
-fn published(stdout: &str) -> u64 {
-    // "published H history records and D live days (L records); delivered N,
-    // failed F, unacknowledged U in S s"
-    let summary = line(stdout, "published ");
-    let [history, _, live, delivered, failed, unacknowledged, ..] = numbers(summary)[..] else {
-        panic!("unexpected simulate summary: {summary}");
-    };
-    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
-    assert_eq!(delivered, history + live, "{summary}");
-    delivered
-}
-
-/// The history archived, trained with seasonal naive (every key at version 1) and
-/// promoted where `rule` says; returns the production table.
-fn lake_with_production(env: &Env, rule: &str) -> ProductionTable {
-    env.create_topics();
-    let history = simulate(env, "history", 0, 0, "1").wait_success(FINISH);
-    let published = published(&history);
-    assert_eq!(archive(env, "3"), published, "archived what was published");
-    herd_ok(
-        env,
-        "train",
-        &["train", "--once", "--models", "seasonal_naive"],
-    );
-    let stdout = herd_ok(env, "promote", &["promote", "--once", "--rule", rule]);
-    eprintln!("promote: {}", line(&stdout, "decided "));
-    let production = ProductionTable::read(&env.lake_root());
-    assert!(
-        production.current().values().all(|version| *version == 1),
-        "{:?}",
-        production.current()
-    );
-    production
-}
-
-/// A scorer in `group`.
-fn scorer(env: &Env, group: &str, name: &str, extra: &[&str]) -> Background {
-    let mut herd = env.herd();
-    herd.args(["score", "--group", group]).args(extra);
-    Background::spawn(herd, env.dir(), name)
-}
-
-/// What a scorer says it did when it stops.
-#[derive(Debug, Clone, Copy)]
-struct Scored {
-    key_days: u64,
-    cold_start: u64,
-    skipped: u64,
-    failed: u64,
-    rows: u64,
-    messages: u64,
-}
-
-/// Parses "scored N key-days (C cold start, S skipped without a production model, F
-/// failed) from R records, replayed P; W rows in K commits to predictions; M
-/// messages on TOPIC" and checks it is exactly that, on `env`'s predictions topic.
-fn scored(env: &Env, stdout: &str) -> Scored {
-    let summary = line(stdout, "scored ");
-    let counts = summary
-        .strip_suffix(&format!(" messages on {}", env.predictions))
-        .unwrap_or_else(|| panic!("not about {}: {summary}", env.predictions));
-    let [n, c, s, f, r, p, w, k, m] = numbers(counts)[..] else {
-        panic!("unexpected score summary: {summary}");
-    };
-    assert_eq!(
-        summary,
-        format!(
-            "scored {n} key-days ({c} cold start, {s} skipped without a production model, \
-             {f} failed) from {r} records, replayed {p}; {w} rows in {k} commits to \
-             predictions; {m} messages on {}",
-            env.predictions
-        )
-    );
-    Scored {
-        key_days: n,
-        cold_start: c,
-        skipped: s,
-        failed: f,
-        rows: w,
-        messages: m,
-    }
-}
-
-/// (key, day) of every record on the sales topic dated `from` or later: what a
-/// scorer running since before them must forecast. Each exactly once.
-fn sold_since(env: &Env, from: NaiveDate) -> BTreeSet<(String, NaiveDate)> {
-    let mut sold = BTreeSet::new();
-    for record in topic::drain(&env.sales) {
-        let json: serde_json::Value =
-            serde_json::from_slice(&record.value).expect("sales records are JSON");
-        let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
-        let date: NaiveDate = text("date")
-            .parse()
-            .unwrap_or_else(|err| panic!("a sales record without a date ({err}): {json}"));
-        if date >= from {
-            let key = format!("{}/{}", text("store_id"), text("item_id"));
-            assert!(sold.insert((key, date)), "published twice: {json}");
-        }
-    }
-    sold
-}
-
-fn app_ids(env: &Env) -> Vec<String> {
-    (0..env.partitions as i32)
-        .map(|partition| score_app_id(&env.sales, partition))
-        .collect()
-}
-
-/// The table stores every partition's high watermark as the next offset to read:
-/// the scorers committed everything they read.
-fn assert_offsets_at_end(env: &Env, table: &PredictionsTable) {
-    for mark in topic::watermarks(&env.sales) {
-        let app_id = score_app_id(&env.sales, mark.partition);
-        assert_eq!(
-            table.stored_offsets.get(&app_id).copied().flatten(),
-            Some(mark.high),
-            "the txn of {app_id} is not the high watermark"
-        );
-    }
-}
-
-/// Waits until every partition's offset is in the table: from then on a restarted
-/// scorer resumes where the table ends instead of at the partitions' end.
-fn wait_until_every_partition_scored(env: &Env, timeout: Duration) {
-    let started = Instant::now();
-    loop {
-        if predictions::row_count(&env.lake_root()) > 0 {
-            let table = PredictionsTable::read(&env.lake_root(), &app_ids(env));
-            if table.stored_offsets.values().all(Option::is_some) {
-                return;
-            }
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "not every partition scored within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 #[test]
 fn sigkill_three_times_loses_and_duplicates_nothing() {
@@ -201,7 +32,7 @@ fn sigkill_three_times_loses_and_duplicates_nothing() {
     scorer_1.wait_for_log(SCORING, STARTUP);
     // 80 live days at 2 a second: 40 s, room for three restarts of about 10 s.
     let mut live = simulate(&env, "live", HISTORY_DAYS, 80, "2");
-    wait_until_every_partition_scored(&env, STARTUP);
+    wait_until_every_partition_scored(&env, &group, STARTUP);
     let mut current = scorer_1;
     for round in 1..=3 {
         if round > 1 {
@@ -227,10 +58,10 @@ fn sigkill_three_times_loses_and_duplicates_nothing() {
 
     let sold = sold_since(&env, day(HISTORY_DAYS));
     assert_eq!(sold.len(), KEYS * 80, "every key sold on every live day");
-    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env));
+    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env, &group));
     table.assert_one_row_per_step("stream", &sold, HORIZON);
     assert_eq!(table.rows.len(), sold.len() * HORIZON as usize);
-    assert_offsets_at_end(&env, &table);
+    assert_offsets_at_end(&env, &group, &table);
     table.assert_published("stream", &predictions::messages(&env.predictions), false);
 }
 
@@ -267,9 +98,9 @@ fn a_second_scorer_takes_over_on_rebalance() {
 
     let sold = sold_since(&env, day(HISTORY_DAYS));
     assert_eq!(sold.len(), KEYS * 40, "every key sold on every live day");
-    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env));
+    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env, &group));
     table.assert_one_row_per_step("stream", &sold, HORIZON);
-    assert_offsets_at_end(&env, &table);
+    assert_offsets_at_end(&env, &group, &table);
     assert_eq!(
         first.rows + second.rows,
         table.rows.len() as u64,
@@ -334,9 +165,9 @@ fn a_promotion_during_streaming_switches_the_version() {
 
     let sold = sold_since(&env, day(HISTORY_DAYS));
     assert_eq!(sold.len(), KEYS * 20, "every key sold on every live day");
-    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env));
+    let table = PredictionsTable::read(&env.lake_root(), &app_ids(&env, &group));
     table.assert_one_row_per_step("stream", &sold, HORIZON);
-    assert_offsets_at_end(&env, &table);
+    assert_offsets_at_end(&env, &group, &table);
 
     // Promotions reach the scorer through the models topic within seconds.
     let settled = promoted_at + chrono::Duration::seconds(5);

@@ -14,9 +14,9 @@ use anyhow::{Context as _, bail};
 use herd_bus::{BulkProducer, KafkaOptions, TopicSpec};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
 use herd_ingest::simulate::{SimulateOptions, simulate};
-use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
+use herd_lake::{LakeRoot, tables};
 use herd_scorer::{
-    ColdStartPolicy, Latency, SCORE_WRITER, StreamOptions, predictions_table, run_stream,
+    ColdStartPolicy, Latency, StreamOptions, predictions_appender, predictions_table, run_stream,
 };
 use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -147,7 +147,7 @@ async fn bench(
         );
         tokio::spawn(async move { run_stream(&root, &root, &kafka, &options, cancel).await })
     };
-    wait_ready(root, &topics.sales, partitions, &scorer).await?;
+    wait_ready(root, &topics.sales, &options.group, partitions, &scorer).await?;
     emit(json!({"bench": "freshness", "stage": "scorer_ready", "seconds": secs(started)}));
 
     // The live phase, with a reader of the predictions topic beside it. Every live
@@ -225,6 +225,7 @@ async fn publish(kafka: &KafkaOptions, options: SimulateOptions) -> anyhow::Resu
 async fn wait_ready(
     root: &LakeRoot,
     topic: &str,
+    group: &str,
     partitions: u32,
     scorer: &tokio::task::JoinHandle<herd_scorer::Result<herd_scorer::StreamSummary>>,
 ) -> anyhow::Result<()> {
@@ -235,7 +236,7 @@ async fn wait_ready(
             bail!("the scorer stopped before it was ready");
         }
         if let Some(table) = tables::open_existing(root, &predictions_table()).await? {
-            let mut appender = ExactlyOnceAppender::new(table, SCORE_WRITER);
+            let mut appender = predictions_appender(table, group);
             let stored = appender.stored_versions(topic, &all).await?;
             if stored.values().all(Option::is_some) {
                 return Ok(());

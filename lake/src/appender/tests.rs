@@ -63,6 +63,60 @@ async fn appends_store_next_offsets_per_partition() {
 }
 
 #[tokio::test]
+async fn groups_keep_their_own_offsets_and_the_default_group_adopts_ungrouped_ones() {
+    let (_dir, root) = temp_root();
+    let table = || async { open_or_create(&root, &sales()).await.unwrap() };
+    // Offsets stored before app ids named the group.
+    let mut old = appender(&root).await;
+    old.append(
+        vec![sales_batch(0, 0, 4, day(2024, 1, 1))],
+        SOURCE,
+        &[range(0, 0, 4)],
+    )
+    .await
+    .unwrap();
+
+    let mut eu = ExactlyOnceAppender::new(table().await, "archive").in_group("eu");
+    assert_eq!(eu.app_id(SOURCE, 0), "herd-archive-t-0@eu");
+    assert_eq!(eu.stored_versions(SOURCE, &[0]).await.unwrap()[&0], None);
+    // A group of its own starts from its own offsets, not another group's.
+    eu.append(
+        vec![sales_batch(0, 0, 4, day(2024, 1, 1))],
+        SOURCE,
+        &[range(0, 0, 4)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(eu.stored_versions(SOURCE, &[0]).await.unwrap()[&0], Some(4));
+
+    let mut default = ExactlyOnceAppender::new(table().await, "archive")
+        .in_group("main")
+        .adopting_ungrouped_offsets();
+    assert_eq!(
+        default.stored_versions(SOURCE, &[0]).await.unwrap()[&0],
+        Some(4)
+    );
+    // Carrying on from the adopted offset commits under the group's own id.
+    default
+        .append(
+            vec![sales_batch(0, 4, 6, day(2024, 1, 2))],
+            SOURCE,
+            &[range(0, 4, 6)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        default.stored_versions(SOURCE, &[0]).await.unwrap()[&0],
+        Some(6)
+    );
+    assert_eq!(
+        old.stored_versions(SOURCE, &[0]).await.unwrap()[&0],
+        Some(4)
+    );
+    assert_eq!(eu.stored_versions(SOURCE, &[0]).await.unwrap()[&0], Some(4));
+}
+
+#[tokio::test]
 async fn a_stale_first_offset_is_refused_without_writing() {
     let (_dir, root) = temp_root();
     let mut a = appender(&root).await;

@@ -1,0 +1,83 @@
+//! A Kafka broker of a test's own, for a test that restarts its broker: started by
+//! `scripts/kafka.sh` on free loopback ports with its state in a temp directory, so
+//! the shared broker and the tests beside it never notice. Stopped when dropped.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// A running broker and where its state lives.
+pub struct OwnBroker {
+    port: u16,
+    dir: TempDir,
+}
+
+impl OwnBroker {
+    /// Starts a broker, waiting until it answers.
+    pub fn start() -> OwnBroker {
+        let dir = tempfile::Builder::new()
+            .prefix("herd-test-broker-")
+            .tempdir()
+            .expect("a temp directory");
+        let broker = OwnBroker {
+            port: free_port_pair(),
+            dir,
+        };
+        broker.kafka_sh("start");
+        broker
+    }
+
+    /// `host:port` for clients.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker and starts it again on the same port and state, as an
+    /// operator's `scripts/kafka.sh restart` does.
+    pub fn restart(&self) {
+        self.kafka_sh("restart");
+    }
+
+    /// `scripts/kafka.sh ACTION` for this broker.
+    fn script(&self, action: &str) -> Command {
+        let mut command = Command::new(crate::workspace_root().join("scripts/kafka.sh"));
+        command
+            .arg(action)
+            .env_remove("HERD_BOOTSTRAP_SERVERS")
+            .env("HERD_KAFKA_DATA_DIR", self.dir.path().join("kafka"))
+            .env("HERD_KAFKA_PORT", self.port.to_string())
+            .env("HERD_KAFKA_CONTROLLER_PORT", (self.port + 1).to_string())
+            .env("HERD_KAFKA_STOP_TIMEOUT", "20");
+        command
+    }
+
+    fn kafka_sh(&self, action: &str) {
+        let output = self.script(action).output().expect("scripts/kafka.sh runs");
+        assert!(
+            output.status.success(),
+            "scripts/kafka.sh {action} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = self.script("stop").output();
+    }
+}
+
+/// A port `p` with `p + 1` free too (broker and controller).
+fn free_port_pair() -> u16 {
+    for _ in 0..50 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free neighbouring ports");
+}

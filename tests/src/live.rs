@@ -1,0 +1,188 @@
+//! The live stream of the continuous-scoring tests: 60 keys (3 stores × 20 items) of
+//! `herd simulate`, their history archived, trained and promoted, continuous scorers
+//! in consumer groups of their own, and readers of what the scorers say and write.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+
+use crate::cli::{FINISH, archive, herd_ok, line, numbers};
+use crate::env::Env;
+use crate::predictions::{self, PredictionsTable, score_app_id};
+use crate::process::Background;
+use crate::production::ProductionTable;
+use crate::topic;
+
+/// Logged by a scorer once it has partitions and knows where to start in each.
+pub const SCORING: &str = "scoring partitions";
+/// A restarted scorer gets partitions only once its SIGKILLed predecessor's session
+/// (6 s, see `Env`) has expired.
+pub const STARTUP: Duration = Duration::from_secs(60);
+/// The scorer's default horizon.
+pub const HORIZON: i64 = 28;
+/// 3 stores × 20 items.
+pub const KEYS: usize = 60;
+/// Day indices `0..HISTORY_DAYS` are history; live days follow.
+pub const HISTORY_DAYS: u32 = 200;
+
+/// The date of day index `day` (simulate starts at 2022-01-01).
+pub fn day(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date") + chrono::Days::new(u64::from(day))
+}
+
+/// `herd simulate` for this file's 60 keys from day index `first`: history up to
+/// day 199, then `live_days` live days. `--days 200` makes every late-starting key
+/// start within the history, so that every key sells on every live day.
+pub fn simulate(env: &Env, name: &str, first: u32, live_days: u32, per_second: &str) -> Background {
+    let mut command = env.herd();
+    command.args([
+        "simulate", "--stores", "3", "--items", "20", "--days", "200",
+    ]);
+    command.args(["--history-days", &HISTORY_DAYS.to_string()]);
+    command.args(["--start-day", &first.to_string()]);
+    command.args(["--live-days", &live_days.to_string()]);
+    command.args(["--days-per-second", per_second]);
+    Background::spawn(command, env.dir(), name)
+}
+
+/// The records a finished simulate delivered, failing the test on any loss.
+pub fn published(stdout: &str) -> u64 {
+    // "published H history records and D live days (L records); delivered N,
+    // failed F, unacknowledged U in S s"
+    let summary = line(stdout, "published ");
+    let [history, _, live, delivered, failed, unacknowledged, ..] = numbers(summary)[..] else {
+        panic!("unexpected simulate summary: {summary}");
+    };
+    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
+    assert_eq!(delivered, history + live, "{summary}");
+    delivered
+}
+
+/// The history archived, trained with seasonal naive (every key at version 1) and
+/// promoted where `rule` says; returns the production table.
+pub fn lake_with_production(env: &Env, rule: &str) -> ProductionTable {
+    env.create_topics();
+    let history = simulate(env, "history", 0, 0, "1").wait_success(FINISH);
+    let published = published(&history);
+    assert_eq!(archive(env, "3"), published, "archived what was published");
+    herd_ok(
+        env,
+        "train",
+        &["train", "--once", "--models", "seasonal_naive"],
+    );
+    let stdout = herd_ok(env, "promote", &["promote", "--once", "--rule", rule]);
+    eprintln!("promote: {}", line(&stdout, "decided "));
+    let production = ProductionTable::read(&env.lake_root());
+    assert!(
+        production.current().values().all(|version| *version == 1),
+        "{:?}",
+        production.current()
+    );
+    production
+}
+
+/// A scorer in `group`.
+pub fn scorer(env: &Env, group: &str, name: &str, extra: &[&str]) -> Background {
+    let mut herd = env.herd();
+    herd.args(["score", "--group", group]).args(extra);
+    Background::spawn(herd, env.dir(), name)
+}
+
+/// What a scorer says it did when it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored {
+    pub key_days: u64,
+    pub cold_start: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub rows: u64,
+    pub messages: u64,
+}
+
+/// Parses "scored N key-days (C cold start, S skipped without a production model, F
+/// failed) from R records, replayed P; W rows in K commits to predictions; M
+/// messages on TOPIC" and checks it is exactly that, on `env`'s predictions topic.
+pub fn scored(env: &Env, stdout: &str) -> Scored {
+    let summary = line(stdout, "scored ");
+    let counts = summary
+        .strip_suffix(&format!(" messages on {}", env.predictions))
+        .unwrap_or_else(|| panic!("not about {}: {summary}", env.predictions));
+    let [n, c, s, f, r, p, w, k, m] = numbers(counts)[..] else {
+        panic!("unexpected score summary: {summary}");
+    };
+    assert_eq!(
+        summary,
+        format!(
+            "scored {n} key-days ({c} cold start, {s} skipped without a production model, \
+             {f} failed) from {r} records, replayed {p}; {w} rows in {k} commits to \
+             predictions; {m} messages on {}",
+            env.predictions
+        )
+    );
+    Scored {
+        key_days: n,
+        cold_start: c,
+        skipped: s,
+        failed: f,
+        rows: w,
+        messages: m,
+    }
+}
+
+/// (key, day) of every record on the sales topic dated `from` or later: what a
+/// scorer running since before them must forecast. Each exactly once.
+pub fn sold_since(env: &Env, from: NaiveDate) -> BTreeSet<(String, NaiveDate)> {
+    let mut sold = BTreeSet::new();
+    for record in topic::drain_on(&env.bootstrap_servers(), &env.sales) {
+        let json: serde_json::Value =
+            serde_json::from_slice(&record.value).expect("sales records are JSON");
+        let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
+        let date: NaiveDate = text("date")
+            .parse()
+            .unwrap_or_else(|err| panic!("a sales record without a date ({err}): {json}"));
+        if date >= from {
+            let key = format!("{}/{}", text("store_id"), text("item_id"));
+            assert!(sold.insert((key, date)), "published twice: {json}");
+        }
+    }
+    sold
+}
+
+pub fn app_ids(env: &Env, group: &str) -> Vec<String> {
+    (0..env.partitions as i32)
+        .map(|partition| score_app_id(&env.sales, partition, group))
+        .collect()
+}
+
+/// The table stores every partition's high watermark as the next offset to read:
+/// the scorers committed everything they read.
+pub fn assert_offsets_at_end(env: &Env, group: &str, table: &PredictionsTable) {
+    for mark in topic::watermarks_on(&env.bootstrap_servers(), &env.sales) {
+        let app_id = score_app_id(&env.sales, mark.partition, group);
+        assert_eq!(
+            table.stored_offsets.get(&app_id).copied().flatten(),
+            Some(mark.high),
+            "the txn of {app_id} is not the high watermark"
+        );
+    }
+}
+
+/// Waits until every partition's offset is in the table: from then on a restarted
+/// scorer resumes where the table ends instead of at the partitions' end.
+pub fn wait_until_every_partition_scored(env: &Env, group: &str, timeout: Duration) {
+    let started = Instant::now();
+    loop {
+        if predictions::row_count(&env.lake_root()) > 0 {
+            let table = PredictionsTable::read(&env.lake_root(), &app_ids(env, group));
+            if table.stored_offsets.values().all(Option::is_some) {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "not every partition scored within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

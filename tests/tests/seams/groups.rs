@@ -1,0 +1,51 @@
+//! Consumer groups are independent: two continuous scorer groups on one lake each
+//! keep their own offsets and each forecast every record once, where one shared
+//! position let them split the records between them.
+
+use std::time::Duration;
+
+use herd_tests::cli::FINISH;
+use herd_tests::env::Env;
+use herd_tests::live::{
+    HISTORY_DAYS, HORIZON, KEYS, SCORING, STARTUP, app_ids, assert_offsets_at_end, day,
+    lake_with_production, published, scored, scorer, simulate, sold_since,
+};
+use herd_tests::predictions::PredictionsTable;
+
+#[test]
+fn two_scorer_groups_each_forecast_every_record_once() {
+    let env = Env::new("seams-groups", 3);
+    lake_with_production(&env, "true");
+    let (east, west) = (
+        herd_tests::unique("seams-east"),
+        herd_tests::unique("seams-west"),
+    );
+    let mut first = scorer(&env, &east, "scorer-east", &["--idle-exit", "8"]);
+    let mut second = scorer(&env, &west, "scorer-west", &["--idle-exit", "8"]);
+    first.wait_for_log(SCORING, STARTUP);
+    second.wait_for_log(SCORING, STARTUP);
+    // Each group stores where it starts before it logs that it is scoring; a moment
+    // more lets the second group's store land too.
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut live = simulate(&env, "live", HISTORY_DAYS, 6, "3");
+    published(&live.wait_success(FINISH));
+    let (first, second) = (
+        scored(&env, &first.wait_success(FINISH)),
+        scored(&env, &second.wait_success(FINISH)),
+    );
+    eprintln!("east: {first:?}\nwest: {second:?}");
+
+    let sold = sold_since(&env, day(HISTORY_DAYS));
+    assert_eq!(sold.len(), KEYS * 6, "every key sold on every live day");
+    for summary in [first, second] {
+        assert_eq!(summary.key_days, sold.len() as u64, "{summary:?}");
+        assert_eq!((summary.skipped, summary.failed), (0, 0), "{summary:?}");
+    }
+    let mut ids = app_ids(&env, &east);
+    ids.extend(app_ids(&env, &west));
+    let table = PredictionsTable::read(&env.lake_root(), &ids);
+    table.assert_rows_per_step("stream", &sold, HORIZON, 2);
+    assert_offsets_at_end(&env, &east, &table);
+    assert_offsets_at_end(&env, &west, &table);
+}

@@ -1,0 +1,7 @@
+//! Correct at the seams: nothing lost and nothing twice where two parts of Herd
+//! meet or two processes overlap, restart, rebalance or fail, each case against the
+//! real broker and real Delta tables.
+
+mod chaos;
+mod groups;
+mod rule;
