@@ -10,6 +10,7 @@
 //! while too many keys wait.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -109,6 +110,9 @@ struct Shared {
     /// Item profiles for cold starts, from the keys with full history at the last load.
     profiles: Mutex<HashMap<SeriesId, ItemProfile>>,
     min_new_days: u32,
+    /// Set when partitions were assigned: other trainers may have registered their
+    /// keys' versions since the training task last read the registry.
+    registry_stale: AtomicBool,
 }
 
 impl Shared {
@@ -145,6 +149,7 @@ pub async fn run_continuous(
             .collect(),
         profiles: Mutex::new(HashMap::new()),
         min_new_days: options.min_new_days.max(1),
+        registry_stale: AtomicBool::new(false),
     });
     let sales = tables::open_or_create(root, &tables::sales()).await?;
     let mut sink = TrainerSink {
@@ -295,6 +300,7 @@ impl ExactlyOnceSink for TrainerSink {
                 _ => {}
             }
         }
+        self.shared.registry_stale.store(true, Ordering::Relaxed);
         let loaded =
             lake_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
         // Another member of the group may have trained these keys since this process
@@ -470,6 +476,10 @@ async fn training_task(
         })
         .await
         .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        if shared.registry_stale.swap(false, Ordering::Relaxed) {
+            // New partitions' keys may have versions this registry never read.
+            registry.reload().await?;
+        }
         let rows = registry.register(models).await?;
         commits += 1;
         announcer.announce(&rows)?;
