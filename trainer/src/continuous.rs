@@ -502,6 +502,7 @@ async fn training_task(
         let rows = registry.register(models).await?;
         commits += 1;
         announcer.announce(&rows)?;
+        announcer.confirm().await?;
         for row in &rows {
             match row.status {
                 ModelStatus::Candidate => trained += 1,

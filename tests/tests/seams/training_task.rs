@@ -1,12 +1,18 @@
 //! A continuous `herd train` that can no longer do its job stops, non-zero, with the
 //! cause in one line, instead of consuming forever: when its training task fails
-//! (the lake's `models` table is gone).
+//! (the lake's `models` table is gone), and when the broker refuses its model
+//! events (it never reports models whose events may be lost as trained).
 
 use std::time::{Duration, Instant};
 
-use herd_tests::cli::{herd_ok, ingest};
+use herd_bus::KafkaOptions;
+use herd_tests::cli::{herd_ok, ingest, numbers};
 use herd_tests::env::Env;
 use herd_tests::process::{Background, Ran};
+use herd_tests::registry::ModelsTable;
+use herd_tests::topic;
+use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
 
 /// 2 stores × 3 items.
 const KEYS: usize = 6;
@@ -98,4 +104,66 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
         error.starts_with("error: training stopped: artifact _artifacts/"),
         "{error}"
     );
+}
+
+/// Sets `max.message.bytes` of `topic` so low that the broker refuses every event.
+fn refuse_every_event(topic: &str) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let admin: AdminClient<DefaultClientContext> =
+            KafkaOptions::new(herd_tests::bootstrap_servers())
+                .client_config()
+                .create()
+                .expect("an admin client");
+        let config =
+            AlterConfig::new(ResourceSpecifier::Topic(topic)).set("max.message.bytes", "64");
+        let results = admin
+            .alter_configs(
+                &[config],
+                &AdminOptions::new().request_timeout(Some(Duration::from_secs(30))),
+            )
+            .await
+            .expect("the broker answers");
+        for result in results {
+            result.unwrap_or_else(|(resource, code)| panic!("{resource:?}: {code}"));
+        }
+    });
+}
+
+#[test]
+fn a_trainer_whose_model_events_are_not_delivered_fails_with_their_count() {
+    let env = Env::new("seams-training-events", 1);
+    env.create_topics();
+    refuse_every_event(&env.models);
+    herd_ok(
+        &env,
+        "generate",
+        &[
+            "generate",
+            "sales.jsonl",
+            "--stores",
+            "2",
+            "--items",
+            "3",
+            "--days",
+            "120",
+        ],
+    );
+    ingest(&env, "ingest", "sales.jsonl");
+
+    let mut trainer = start_trainer(&env, "trainer");
+    let error = failed_alone(&mut trainer);
+    eprintln!("{error}");
+    // "error: training stopped: N model events were not delivered to TOPIC (…)"
+    let (head, _) = error
+        .split_once(" model events were not delivered to ")
+        .unwrap_or_else(|| panic!("{error}"));
+    let undelivered = numbers(head)[0] as usize;
+    // The trainer stopped at the first commit whose events were refused: each of
+    // that commit's rows is counted, and nothing reached the topic.
+    let rows = ModelsTable::read(&env.lake_root()).rows.len();
+    assert!((1..=KEYS).contains(&rows), "{rows} rows");
+    assert_eq!(undelivered, rows, "{error}");
+    let marks = topic::watermarks(&env.models);
+    assert!(marks.iter().all(|m| m.high == m.low), "{marks:?}");
 }
