@@ -142,15 +142,19 @@ impl BulkProducer {
     /// failed, and reports the totals since this producer was created.
     pub fn settle(&self, timeout: Duration) -> DeliveryReport {
         let deadline = Instant::now() + timeout;
-        let acks = self.inner.context();
         loop {
-            let settled =
-                acks.delivered.load(Ordering::Relaxed) + acks.failed.load(Ordering::Relaxed);
-            if settled >= self.sent || Instant::now() >= deadline {
-                break;
+            let report = self.report();
+            if report.unacknowledged == 0 || Instant::now() >= deadline {
+                return report;
             }
             let _ = self.inner.flush(Duration::from_millis(100));
         }
+    }
+
+    /// The totals since this producer was created, as acknowledged so far, without
+    /// waiting: librdkafka's own thread keeps sending and counting meanwhile.
+    pub fn report(&self) -> DeliveryReport {
+        let acks = self.inner.context();
         let delivered = acks.delivered.load(Ordering::Relaxed);
         let failed = acks.failed.load(Ordering::Relaxed);
         DeliveryReport {

@@ -4,12 +4,20 @@
 //! `_artifacts/` in the registry table's own directory: Delta's vacuum leaves
 //! underscore directories alone, the table's object store reaches them on every
 //! backend, and no key, however it is spelled, can name a path outside the root.
+//!
+//! An artifact, once written, never changes: writes create their object only where
+//! none exists, and a candidate's path carries a random part, so no two trainers,
+//! not even two that numbered the same version before one of them lost the commit,
+//! ever write the same path.
+
+use std::hash::{BuildHasher as _, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use herd_schemas::SeriesKey;
-use object_store::ObjectStore;
-use object_store::ObjectStoreExt as _;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{RegistryError, Result};
@@ -21,8 +29,33 @@ pub type ArtifactStore = std::sync::Arc<dyn ObjectStore>;
 pub const ARTIFACTS_DIR: &str = "_artifacts";
 
 /// The artifact path of `key` at `version`, relative to the registry table root:
-/// `_artifacts/<h[0..2]>/<store>_<item>-<h[0..16]>/v<version>.json`.
+/// `_artifacts/<h[0..2]>/<store>_<item>-<h[0..16]>/v<version>.json`. Production
+/// copies live here; a candidate's path comes from [`candidate_artifact_path`].
 pub fn artifact_path(key: &SeriesKey, version: i64) -> String {
+    format!("{}/v{version}.json", key_dir(key))
+}
+
+/// A new, never used artifact path for a candidate of `key` at `version`:
+/// `<key directory>/v<version>-<16 random hex digits>.json`. The row records it, so
+/// readers never derive it.
+pub fn candidate_artifact_path(key: &SeriesKey, version: i64) -> String {
+    format!("{}/v{version}-{}.json", key_dir(key), nonce())
+}
+
+/// 64 random bits as hex: a randomly keyed hash (`RandomState` draws its keys from
+/// the operating system) of the clock, the process and a counter.
+fn nonce() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = NEXT.fetch_add(1, Ordering::Relaxed);
+    let hash = RandomState::new().hash_one((nanos, std::process::id(), count));
+    format!("{hash:016x}")
+}
+
+/// The directory of `key`'s artifacts: `_artifacts/<h[0..2]>/<store>_<item>-<h[0..16]>`.
+fn key_dir(key: &SeriesKey) -> String {
     let digest = Sha256::digest(key.to_string().as_bytes());
     let hash = hex::encode(digest);
     let readable: String = format!("{}_{}", key.store_id().as_str(), key.item_id().as_str())
@@ -36,25 +69,38 @@ pub fn artifact_path(key: &SeriesKey, version: i64) -> String {
         })
         .take(48)
         .collect();
-    format!(
-        "{ARTIFACTS_DIR}/{}/{readable}-{}/v{version}.json",
-        &hash[..2],
-        &hash[..16]
-    )
+    format!("{ARTIFACTS_DIR}/{}/{readable}-{}", &hash[..2], &hash[..16])
 }
 
 /// Writes `bytes` at `path` (relative to the table root) through the table's store
-/// (`DeltaTable::object_store`).
-pub async fn write(store: &dyn ObjectStore, path: &str, bytes: Vec<u8>) -> Result<()> {
+/// (`DeltaTable::object_store`), only if nothing is there yet. Writing the bytes
+/// already there is a no-op, so a copy repeated after a crash succeeds; different
+/// bytes are an error, never an overwrite.
+pub async fn write(store: &dyn ObjectStore, path: &str, bytes: impl Into<Bytes>) -> Result<()> {
     let location = checked(path)?;
-    store
-        .put(&location, Bytes::from(bytes).into())
+    let bytes = bytes.into();
+    let create = PutOptions::from(PutMode::Create);
+    match store
+        .put_opts(&location, bytes.clone().into(), create)
         .await
-        .map_err(|e| RegistryError::Artifact {
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            if read(store, path).await? == bytes {
+                Ok(())
+            } else {
+                Err(RegistryError::Artifact {
+                    path: path.to_owned(),
+                    reason: "holds another artifact already; artifacts are never overwritten"
+                        .to_owned(),
+                })
+            }
+        }
+        Err(e) => Err(RegistryError::Artifact {
             path: path.to_owned(),
             reason: e.to_string(),
-        })?;
-    Ok(())
+        }),
+    }
 }
 
 /// Reads the artifact at `path` (relative to the table root).
@@ -122,6 +168,42 @@ mod tests {
         // Keys that differ only where sanitizing merges them still get their own path.
         let other: SeriesKey = "S-1/I-2".parse().unwrap();
         assert_ne!(artifact_path(&other, 7), path);
+    }
+
+    #[test]
+    fn candidate_paths_are_never_reused() {
+        let key: SeriesKey = "S1/I1".parse().unwrap();
+        let first = candidate_artifact_path(&key, 3);
+        let second = candidate_artifact_path(&key, 3);
+        assert_ne!(first, second);
+        let dir = artifact_path(&key, 3);
+        let dir = dir.strip_suffix("/v3.json").unwrap();
+        for path in [&first, &second] {
+            assert!(path.starts_with(&format!("{dir}/v3-")), "{path}");
+            assert!(path.ends_with(".json"), "{path}");
+            assert!(checked(path).is_ok(), "{path}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_artifact_is_written_once_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = herd_lake::LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+        // The store a registry really writes through: the table's own.
+        let store = crate::CandidateRegistry::open(&root)
+            .await
+            .unwrap()
+            .artifact_store();
+        let path = candidate_artifact_path(&"S1/I1".parse().unwrap(), 1);
+        write(store.as_ref(), &path, b"one".to_vec()).await.unwrap();
+        // The same bytes again: a repeated copy, accepted.
+        write(store.as_ref(), &path, b"one".to_vec()).await.unwrap();
+        let refused = write(store.as_ref(), &path, b"two".to_vec()).await;
+        assert!(
+            matches!(&refused, Err(RegistryError::Artifact { reason, .. }) if reason.contains("never overwritten")),
+            "{refused:?}"
+        );
+        assert_eq!(&read(store.as_ref(), &path).await.unwrap()[..], b"one");
     }
 
     #[test]

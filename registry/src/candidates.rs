@@ -3,10 +3,14 @@
 //!
 //! Registration is batched: artifacts are written first (an orphaned artifact after a
 //! crash is harmless, since no row names it), then one Delta commit adds every row.
+//! That commit is guarded by the stripes of its keys (see [`crate::striped`]): when
+//! another process registered a version of one of them first, the versions are read
+//! again and numbered again, so a key's version is unique across every process.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::NaiveDate;
 use herd_lake::arrow::array::{AsArray, RecordBatch};
 use herd_lake::arrow::datatypes::{Date32Type, Int64Type};
@@ -15,14 +19,19 @@ use herd_lake::{
 };
 use herd_schemas::SeriesKey;
 use tokio::task::JoinSet;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::artifact;
 use crate::error::{RegistryError, Result};
-use crate::table::{ModelRow, from_batch, models_table, to_batch};
+use crate::striped::StripeStamps;
+use crate::table::{MODELS_TABLE, ModelRow, from_batch, models_table, to_batch};
 
 /// Artifacts written at once while registering a batch.
 const ARTIFACT_WRITES: usize = 32;
+
+/// Times a batch is numbered and committed before another writer that keeps
+/// registering the same keys first is reported as an error.
+const REGISTER_ATTEMPTS: u32 = 10;
 
 /// A model to register: its row (the registry sets `version` and `artifact`) and
 /// the artifact's bytes (`None` for a failed training).
@@ -38,6 +47,9 @@ pub struct CandidateRegistry {
     latest: HashMap<SeriesKey, i64>,
     /// The last data day of each key's latest version.
     trained_through: HashMap<SeriesKey, NaiveDate>,
+    /// The stripes' commit counts read with `latest`: a commit is refused when
+    /// another writer registered versions of the same stripes since.
+    stamps: StripeStamps,
 }
 
 impl CandidateRegistry {
@@ -48,6 +60,7 @@ impl CandidateRegistry {
             appender: ExactlyOnceAppender::new(table, "registry"),
             latest: HashMap::new(),
             trained_through: HashMap::new(),
+            stamps: StripeStamps::default(),
         };
         registry.load_versions().await?;
         Ok(registry)
@@ -63,6 +76,7 @@ impl CandidateRegistry {
             appender: ExactlyOnceAppender::new(table, "registry"),
             latest: HashMap::new(),
             trained_through: HashMap::new(),
+            stamps: StripeStamps::default(),
         };
         registry.load_versions().await?;
         Ok(Some(registry))
@@ -97,7 +111,16 @@ impl CandidateRegistry {
         self.latest.len()
     }
 
+    /// Reads every key's latest version and last trained day again from the table's
+    /// latest version, e.g. after other processes registered models.
+    pub async fn reload(&mut self) -> Result<()> {
+        self.load_versions().await
+    }
+
     async fn load_versions(&mut self) -> Result<()> {
+        // The stripes first (this reloads the table), then the rows of that same
+        // version: the versions read are exactly those the stripes' counts cover.
+        self.stamps = StripeStamps::read(&mut self.appender).await?;
         let options = ScanOptions {
             read: ReadColumns {
                 read: vec!["key".into(), "version".into(), "data_end".into()],
@@ -146,52 +169,107 @@ impl CandidateRegistry {
 
     /// Registers `models` in one commit: each gets the next version of its key, its
     /// artifact is written under the registry root, and the rows are returned as
-    /// committed.
+    /// committed. When another writer registered versions of the same keys first,
+    /// the versions are read again, the models numbered again (with new artifacts
+    /// where a number changed) and committed again.
     pub async fn register(&mut self, models: Vec<NewModel>) -> Result<Vec<ModelRow>> {
         if models.is_empty() {
             return Ok(Vec::new());
         }
-        let store = self.appender.table().object_store();
+        let (mut rows, artifacts): (Vec<ModelRow>, Vec<Option<Bytes>>) = models
+            .into_iter()
+            .map(|NewModel { row, artifact }| (row, artifact.map(Bytes::from)))
+            .unzip();
+        // The version each row's artifact was written for, if it was.
+        let mut written: Vec<Option<i64>> = vec![None; rows.len()];
+        let mut attempt = 1;
+        loop {
+            let next = self.number(&mut rows);
+            self.write_artifacts(&mut rows, &artifacts, &mut written)
+                .await?;
+            let batch = to_batch(&rows)?;
+            let keys = rows.iter().map(|row| &row.key);
+            match self
+                .stamps
+                .append(&mut self.appender, MODELS_TABLE, batch, keys)
+                .await
+            {
+                Ok(version) => {
+                    info!(
+                        models = rows.len(),
+                        table_version = version,
+                        attempts = attempt,
+                        "registered models"
+                    );
+                    self.latest.extend(next);
+                    for row in &rows {
+                        if let Some(end) = row.data_end {
+                            self.trained_through.insert(row.key.clone(), end);
+                        }
+                    }
+                    return Ok(rows);
+                }
+                Err(RegistryError::Moved(_)) if attempt < REGISTER_ATTEMPTS => {
+                    warn!(
+                        models = rows.len(),
+                        attempt,
+                        "another writer registered versions of these keys first; numbering again"
+                    );
+                    self.load_versions().await?;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Gives each row the next version of its key after what this registry last
+    /// read; returns each key's new latest version.
+    fn number(&self, rows: &mut [ModelRow]) -> HashMap<SeriesKey, i64> {
         let mut next: HashMap<SeriesKey, i64> = HashMap::new();
-        let mut rows = Vec::with_capacity(models.len());
-        let mut writes: JoinSet<Result<()>> = JoinSet::new();
-        for NewModel { mut row, artifact } in models {
+        for row in rows {
             let version = next
                 .entry(row.key.clone())
                 .or_insert_with(|| self.latest.get(&row.key).copied().unwrap_or(0));
             *version += 1;
             row.version = *version;
-            row.artifact = None;
-            if let Some(bytes) = artifact {
-                let path = artifact::artifact_path(&row.key, row.version);
-                row.artifact = Some(path.clone());
-                if writes.len() >= ARTIFACT_WRITES
-                    && let Some(done) = writes.join_next().await
-                {
-                    join(done)??;
-                }
-                let store = Arc::clone(&store);
-                writes.spawn(async move { artifact::write(store.as_ref(), &path, bytes).await });
+        }
+        next
+    }
+
+    /// Writes each artifact not yet written for its row's version at a new path, and
+    /// points the row at it.
+    async fn write_artifacts(
+        &self,
+        rows: &mut [ModelRow],
+        artifacts: &[Option<Bytes>],
+        written: &mut [Option<i64>],
+    ) -> Result<()> {
+        let store = self.appender.table().object_store();
+        let mut writes: JoinSet<Result<()>> = JoinSet::new();
+        for ((row, bytes), written) in rows.iter_mut().zip(artifacts).zip(written.iter_mut()) {
+            let Some(bytes) = bytes else {
+                row.artifact = None;
+                continue;
+            };
+            if *written == Some(row.version) {
+                continue;
             }
-            rows.push(row);
+            let path = artifact::candidate_artifact_path(&row.key, row.version);
+            row.artifact = Some(path.clone());
+            *written = Some(row.version);
+            if writes.len() >= ARTIFACT_WRITES
+                && let Some(done) = writes.join_next().await
+            {
+                join(done)??;
+            }
+            let (store, bytes) = (Arc::clone(&store), bytes.clone());
+            writes.spawn(async move { artifact::write(store.as_ref(), &path, bytes).await });
         }
         while let Some(done) = writes.join_next().await {
             join(done)??;
         }
-        let batch = to_batch(&rows)?;
-        let version = self.appender.append(vec![batch], "models", &[]).await?;
-        info!(
-            models = rows.len(),
-            table_version = version,
-            "registered models"
-        );
-        self.latest.extend(next);
-        for row in &rows {
-            if let Some(end) = row.data_end {
-                self.trained_through.insert(row.key.clone(), end);
-            }
-        }
-        Ok(rows)
+        Ok(())
     }
 
     /// Every row of the registry at the latest table version.

@@ -22,7 +22,8 @@ mod striped;
 mod table;
 
 pub use artifact::{
-    ARTIFACTS_DIR, ArtifactStore, artifact_path, read as read_artifact, write as write_artifact,
+    ARTIFACTS_DIR, ArtifactStore, artifact_path, candidate_artifact_path, read as read_artifact,
+    write as write_artifact,
 };
 pub use cache::{CacheStats, CachedModel, Current, ModelCache};
 pub use candidates::{CandidateRegistry, NewModel};

@@ -7,7 +7,8 @@
 //! committed `s` in between, Delta's conflict check (same app id) or the appender's
 //! own check fails the commit with [`LakeError::OffsetsMoved`], and the writer reads
 //! the table again and decides again. This is how two promoters never both make a
-//! key's next production entry.
+//! key's next production entry, and two trainers never both register a key's next
+//! version.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,12 +36,62 @@ pub fn stripe_of(key: &SeriesKey) -> i32 {
     i32::from(digest[0]) % STRIPES
 }
 
+/// Each stripe's commit count as a writer last read it (`None`: never committed):
+/// what its next commit claims to have decided on.
+#[derive(Debug, Default)]
+pub(crate) struct StripeStamps(HashMap<i32, Option<i64>>);
+
+impl StripeStamps {
+    /// Reloads the table behind `appender` to its latest version and reads every
+    /// stripe's count from that version; read the rows after this, from the same
+    /// table, so that they are exactly what the counts describe.
+    pub(crate) async fn read(appender: &mut ExactlyOnceAppender) -> Result<Self> {
+        let stripes: Vec<i32> = (0..STRIPES).collect();
+        Ok(Self(appender.stored_versions(SOURCE, &stripes).await?))
+    }
+
+    /// Appends `batch` in one commit guarded by the stripes of `keys`. Fails with
+    /// [`RegistryError::Moved`] when another writer committed one of those stripes
+    /// since the last [`read`](Self::read); read again and decide again.
+    pub(crate) async fn append<'k>(
+        &mut self,
+        appender: &mut ExactlyOnceAppender,
+        table: &str,
+        batch: RecordBatch,
+        keys: impl IntoIterator<Item = &'k SeriesKey>,
+    ) -> Result<u64> {
+        let stripes: BTreeSet<i32> = keys.into_iter().map(stripe_of).collect();
+        let ranges: Vec<OffsetRange> = stripes
+            .iter()
+            .map(|&stripe| {
+                let first = self.0.get(&stripe).copied().flatten().unwrap_or(0);
+                OffsetRange {
+                    partition: stripe,
+                    first,
+                    next: first + 1,
+                }
+            })
+            .collect();
+        match appender.append(vec![batch], SOURCE, &ranges).await {
+            Ok(version) => {
+                for range in &ranges {
+                    self.0.insert(range.partition, Some(range.next));
+                }
+                Ok(version)
+            }
+            Err(LakeError::OffsetsMoved { .. } | LakeError::CommitConflicts { .. }) => {
+                Err(RegistryError::Moved(table.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// One table written under stripe guards.
 pub struct StripedTable {
     appender: ExactlyOnceAppender,
     name: String,
-    /// Each stripe's commit count as of the last read (`None`: never committed).
-    stamps: HashMap<i32, Option<i64>>,
+    stamps: StripeStamps,
 }
 
 impl StripedTable {
@@ -64,7 +115,7 @@ impl StripedTable {
         Self {
             appender: ExactlyOnceAppender::new(table, writer),
             name: name.to_owned(),
-            stamps: HashMap::new(),
+            stamps: StripeStamps::default(),
         }
     }
 
@@ -81,8 +132,7 @@ impl StripedTable {
     /// the same table version, so a later [`append`](Self::append) conflicts with any
     /// commit made after these rows were read.
     pub async fn read<T: DeserializeOwned>(&mut self) -> Result<Vec<T>> {
-        let stripes: Vec<i32> = (0..STRIPES).collect();
-        self.stamps = self.appender.stored_versions(SOURCE, &stripes).await?;
+        self.stamps = StripeStamps::read(&mut self.appender).await?;
         let mut rows = Vec::new();
         let options = ScanOptions {
             concurrency: 2,
@@ -106,30 +156,9 @@ impl StripedTable {
         rows: &[T],
         keys: impl IntoIterator<Item = &'k SeriesKey>,
     ) -> Result<u64> {
-        let stripes: BTreeSet<i32> = keys.into_iter().map(stripe_of).collect();
-        let ranges: Vec<OffsetRange> = stripes
-            .iter()
-            .map(|&stripe| {
-                let first = self.stamps.get(&stripe).copied().flatten().unwrap_or(0);
-                OffsetRange {
-                    partition: stripe,
-                    first,
-                    next: first + 1,
-                }
-            })
-            .collect();
         let batch = json_rows::to_batch(schema, rows)?;
-        match self.appender.append(vec![batch], SOURCE, &ranges).await {
-            Ok(version) => {
-                for range in &ranges {
-                    self.stamps.insert(range.partition, Some(range.next));
-                }
-                Ok(version)
-            }
-            Err(LakeError::OffsetsMoved { .. } | LakeError::CommitConflicts { .. }) => {
-                Err(RegistryError::Moved(self.name.clone()))
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.stamps
+            .append(&mut self.appender, &self.name, batch, keys)
+            .await
     }
 }

@@ -1,6 +1,7 @@
 //! Announcing registered versions on `herd.models`, keyed by series key, after the
 //! Delta commit that registered them (a crash between the two can repeat an event,
-//! never announce an uncommitted model).
+//! never announce an uncommitted model). Each commit's events are confirmed before
+//! the trainer goes on, so it never reports success while one may be lost.
 
 use std::time::Duration;
 
@@ -46,19 +47,34 @@ impl Announcer {
         Ok(())
     }
 
+    /// Waits until every event queued so far is acknowledged, for up to a little
+    /// longer than the producer's own delivery timeout, so that each event's fate is
+    /// known; fails with the number of events that were not delivered.
+    pub async fn confirm(&self) -> Result<u64> {
+        undelivered(self.publisher.confirm(DELIVERY_WAIT).await)
+    }
+
     /// Waits for every queued event to be acknowledged.
     pub fn finish(self, timeout: Duration) -> Result<u64> {
-        match self.publisher.finish(timeout) {
-            Err(BusError::Undelivered {
-                topic,
-                count,
-                reason,
-            }) => Err(TrainError::Announce {
-                topic,
-                failed: count,
-                reason,
-            }),
-            other => Ok(other?),
-        }
+        undelivered(self.publisher.finish(timeout))
+    }
+}
+
+/// Longer than the producer's `message.timeout.ms` (30 s unless configured):
+/// librdkafka fails an event it could not deliver by then.
+const DELIVERY_WAIT: Duration = Duration::from_secs(35);
+
+fn undelivered(outcome: std::result::Result<u64, BusError>) -> Result<u64> {
+    match outcome {
+        Err(BusError::Undelivered {
+            topic,
+            count,
+            reason,
+        }) => Err(TrainError::Announce {
+            topic,
+            failed: count,
+            reason,
+        }),
+        other => Ok(other?),
     }
 }

@@ -7,9 +7,11 @@
 //! version, so lake and topic together give every record exactly once. Training
 //! runs in its own task on a bounded pool; the consumer only marks keys as due (a
 //! key is due at most once however many records arrive), and pauses its partitions
-//! while too many keys wait.
+//! while too many keys wait. If that task fails, the consumer stops and the trainer
+//! returns the task's error: a trainer that cannot train must not look alive.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ use herd_registry::{CandidateRegistry, ModelStatus};
 use herd_schemas::{SalesRecord, SeriesId, SeriesKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::announce::Announcer;
 use crate::error::{Result, TrainError};
@@ -109,6 +111,9 @@ struct Shared {
     /// Item profiles for cold starts, from the keys with full history at the last load.
     profiles: Mutex<HashMap<SeriesId, ItemProfile>>,
     min_new_days: u32,
+    /// Set when partitions were assigned: other trainers may have registered their
+    /// keys' versions since the training task last read the registry.
+    registry_stale: AtomicBool,
 }
 
 impl Shared {
@@ -145,6 +150,7 @@ pub async fn run_continuous(
             .collect(),
         profiles: Mutex::new(HashMap::new()),
         min_new_days: options.min_new_days.max(1),
+        registry_stale: AtomicBool::new(false),
     });
     let sales = tables::open_or_create(root, &tables::sales()).await?;
     let mut sink = TrainerSink {
@@ -160,7 +166,7 @@ pub async fn run_continuous(
     };
 
     let draining = CancellationToken::new();
-    let trainer = tokio::spawn(training_task(
+    let mut trainer = tokio::spawn(training_task(
         Arc::clone(&shared),
         registry,
         announcer,
@@ -176,26 +182,44 @@ pub async fn run_continuous(
         },
         stop_when_idle: options.stop_when_idle,
     };
-    let consumed = run_exactly_once(
-        kafka,
-        &options.group,
-        &options.topic,
-        loop_options,
-        &mut sink,
-        cancel,
-    )
-    .await;
-    // Whatever ended the loop, let training finish what is due before returning.
-    draining.cancel();
-    shared.wake.notify_one();
-    let trained = trainer
-        .await
-        .map_err(|e| TrainError::Invalid(format!("the training task failed: {e}")))?;
-    let stats: LoopStats = consumed.map_err(|e| match e {
+    let stop = cancel.child_token();
+    let (consumed, trained) = {
+        let consuming = run_exactly_once(
+            kafka,
+            &options.group,
+            &options.topic,
+            loop_options,
+            &mut sink,
+            stop.clone(),
+        );
+        tokio::pin!(consuming);
+        tokio::select! {
+            consumed = &mut consuming => {
+                // Whatever ended the loop, let training finish what is due first.
+                draining.cancel();
+                shared.wake.notify_one();
+                (consumed, (&mut trainer).await)
+            }
+            trained = &mut trainer => {
+                // Training ends on its own only when it failed: stop consuming for it.
+                if let Ok(Err(e)) = &trained {
+                    error!(error = %e, "the training task failed; stopping");
+                }
+                stop.cancel();
+                (consuming.await, trained)
+            }
+        }
+    };
+    let trained = trained
+        .map_err(|e| TrainError::Invalid(format!("the training task failed: {e}")))?
+        .map_err(|e| TrainError::Stopped(Box::new(e)));
+    let stats: Result<LoopStats> = consumed.map_err(|e| match e {
         herd_bus::LoopError::Bus(e) => TrainError::Bus(e),
         herd_bus::LoopError::Sink(e) => e,
-    })?;
+    });
+    // A failed training task is the cause of whatever else went wrong.
     let (trained, failed, commits) = trained?;
+    let stats = stats?;
     let counts = shared.windows.counts();
     Ok(ContinuousSummary {
         records: stats.records,
@@ -295,6 +319,7 @@ impl ExactlyOnceSink for TrainerSink {
                 _ => {}
             }
         }
+        self.shared.registry_stale.store(true, Ordering::Relaxed);
         let loaded =
             lake_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
         // Another member of the group may have trained these keys since this process
@@ -470,9 +495,14 @@ async fn training_task(
         })
         .await
         .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        if shared.registry_stale.swap(false, Ordering::Relaxed) {
+            // New partitions' keys may have versions this registry never read.
+            registry.reload().await?;
+        }
         let rows = registry.register(models).await?;
         commits += 1;
         announcer.announce(&rows)?;
+        announcer.confirm().await?;
         for row in &rows {
             match row.status {
                 ModelStatus::Candidate => trained += 1,

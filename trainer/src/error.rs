@@ -26,6 +26,10 @@ pub enum TrainError {
     #[error("nothing to train: {0}")]
     NoData(String),
 
+    /// The continuous trainer's training task failed, and the trainer with it.
+    #[error("training stopped: {0}")]
+    Stopped(Box<TrainError>),
+
     /// Model events that the broker did not acknowledge; the models are registered.
     #[error(
         "{failed} model events were not delivered to {topic} ({reason}); the models are registered in the lake"

@@ -195,6 +195,7 @@ pub async fn train_histories(
         summary.commits += 1;
         if let Some(announcer) = announcer.as_deref_mut() {
             announcer.announce(&rows)?;
+            announcer.confirm().await?;
         }
         for row in &rows {
             accuracy.add(row);

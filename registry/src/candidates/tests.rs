@@ -97,3 +97,60 @@ async fn registers_versions_per_key_and_reads_them_back_after_reopening() {
         Err(RegistryError::NotFound { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_read_stale_versions_numbers_again_instead_of_repeating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+    // Both read the table before either registered anything.
+    let mut first = CandidateRegistry::open(&root).await.unwrap();
+    let mut second = CandidateRegistry::open(&root).await.unwrap();
+    let model = |key: &str, bytes: &[u8]| NewModel {
+        row: row(key, Some(0.9)),
+        artifact: Some(bytes.to_vec()),
+    };
+    let won = first
+        .register(vec![model("S1/I1", b"first"), model("S1/I2", b"first")])
+        .await
+        .unwrap();
+    assert_eq!(won.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 1]);
+    let renumbered = second
+        .register(vec![model("S1/I1", b"second"), model("S1/I3", b"second")])
+        .await
+        .unwrap();
+    assert_eq!(
+        renumbered.iter().map(|r| r.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let key: SeriesKey = "S1/I1".parse().unwrap();
+    assert_eq!(second.latest_version(&key), Some(2));
+    assert_eq!(second.latest_version(&"S1/I2".parse().unwrap()), Some(1));
+
+    let mut rows = second.rows().await.unwrap();
+    rows.sort_by_key(|r| (r.key.clone(), r.version));
+    let versions: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| (r.key.to_string(), r.version))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("S1/I1".to_owned(), 1),
+            ("S1/I1".to_owned(), 2),
+            ("S1/I2".to_owned(), 1),
+            ("S1/I3".to_owned(), 1),
+        ]
+    );
+    let paths: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|r| r.artifact.as_deref()).collect();
+    assert_eq!(paths.len(), 4, "every version has its own artifact");
+    assert_eq!(&second.artifact(&rows[0]).await.unwrap()[..], b"first");
+    assert_eq!(&second.artifact(&rows[1]).await.unwrap()[..], b"second");
+
+    // The first registry's next version of S1/I1 is 3, though it never read 2.
+    let third = first
+        .register(vec![model("S1/I1", b"third")])
+        .await
+        .unwrap();
+    assert_eq!(third[0].version, 3);
+}
