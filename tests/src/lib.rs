@@ -10,8 +10,9 @@
 //! [`production`] reads the `production/models` and `promotions` tables promotion
 //! writes, [`predictions`] reads what scoring writes to the `predictions` table and
 //! the predictions topic, [`process`] runs services in the background, [`cli`]
-//! runs `herd` commands and reads their summaries, and [`small_lake`] builds a
-//! small lake through the whole pipeline.
+//! runs `herd` commands and reads their summaries, [`small_lake`] builds a
+//! small lake through the whole pipeline, and [`simulated`] streams a small world
+//! with `herd simulate`.
 
 pub mod cli;
 pub mod env;
@@ -23,6 +24,7 @@ pub mod process;
 pub mod production;
 pub mod python;
 pub mod registry;
+pub mod simulated;
 pub mod small_lake;
 pub mod topic;
 

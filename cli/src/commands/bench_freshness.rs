@@ -127,6 +127,7 @@ async fn bench(
         topic: topics.sales.clone(),
         predictions_topic: topics.predictions.clone(),
         models_topic: topics.models.clone(),
+        dlq_topic: topics.dlq.clone(),
         archive_writer: "archive".to_owned(),
         horizon: settings_run.model.horizon,
         window_days: settings.train.window_days,

@@ -66,6 +66,7 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         topic: settings.topics.sales.clone(),
         predictions_topic: settings.topics.predictions.clone(),
         models_topic: settings.topics.models.clone(),
+        dlq_topic: settings.topics.sales_dlq.clone(),
         archive_writer: "archive".to_owned(),
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
@@ -101,6 +102,12 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         summary.messages,
         options.predictions_topic,
     );
+    if summary.failed > 0 {
+        println!(
+            "{} forecasts failed after {} retries in all; each is recorded with its reason on {}",
+            summary.failed, summary.retried, options.dlq_topic
+        );
+    }
     if summary.malformed > 0 {
         println!(
             "{} malformed records skipped (the archive sends them to the dead-letter topic)",
