@@ -77,6 +77,9 @@ pub struct PromoteSettings {
     pub group: String,
     /// Continuous mode: gather model events this long before deciding them.
     pub batch_ms: u64,
+    /// Continuous mode: decide every committed candidate still undecided this often
+    /// (and at start), for candidates whose event never arrived.
+    pub catch_up_seconds: u64,
 }
 
 impl Default for PromoteSettings {
@@ -87,6 +90,7 @@ impl Default for PromoteSettings {
             production_root: String::new(),
             group: "herd-promoter".to_owned(),
             batch_ms: 1000,
+            catch_up_seconds: 60,
         }
     }
 }
