@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use herd_bus::{
-    BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, KafkaOptions,
-    LoopError, LoopOptions, OffsetRange, run_exactly_once,
+    BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
+    KafkaOptions, LoopError, LoopOptions, OffsetRange, run_exactly_once,
 };
 use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
@@ -78,6 +78,8 @@ pub struct StreamOptions {
     pub flush: Duration,
     /// Stop once no record arrived for this long (`None`: until cancelled).
     pub stop_when_idle: Option<Duration>,
+    /// What to do when sales records were deleted (retention) before they were scored.
+    pub on_gap: GapPolicy,
 }
 
 /// What a continuous run did.
@@ -99,6 +101,8 @@ pub struct StreamSummary {
     pub failed: u64,
     /// Forecasts tried again after failing (each attempt counts).
     pub retried: u64,
+    /// Sales offsets deleted before they were read, passed over (`--on-gap skip`).
+    pub lost: u64,
     pub rows: u64,
     pub commits: u64,
     pub messages: u64,
@@ -206,6 +210,7 @@ pub async fn run_stream(
             max_latency: options.flush,
         },
         stop_when_idle: options.stop_when_idle,
+        on_gap: options.on_gap,
     };
     let consumed = run_exactly_once(
         kafka,
@@ -226,6 +231,7 @@ pub async fn run_stream(
     })?;
     let mut summary = sink.summary;
     summary.records = stats.records;
+    summary.lost = stats.lost;
     summary.rebalances = stats.rebalances;
     Ok(summary)
 }
