@@ -28,6 +28,17 @@ pub enum BusError {
         count: u64,
         reason: String,
     },
+    /// A partition's next offset to read was deleted (retention) before it was read.
+    #[error(
+        "topic {topic} partition {partition}: the stored offset {stored} is below the low watermark {low}; {lost} records were deleted before they were read (`--on-gap skip` goes on from {low} without them)"
+    )]
+    OffsetGap {
+        topic: String,
+        partition: i32,
+        stored: i64,
+        low: i64,
+        lost: u64,
+    },
     /// A client setting that librdkafka rejected, or another client error.
     #[error(transparent)]
     Kafka(#[from] KafkaError),

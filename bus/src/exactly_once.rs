@@ -5,6 +5,11 @@
 //! and seeks there; Kafka's committed offsets are only a hint for lag monitoring. A
 //! record is handed to the sink only when its offset is exactly the next one the sink
 //! expects, so a record is never stored twice and never skipped.
+//!
+//! Two things can still come between a partition and its next offset: retention may
+//! have deleted it before it was read (see `gap`: the loop stops or skips, as told,
+//! never silently), and the broker may be briefly unreachable (see `transient`: the
+//! loop waits and retries; other errors end it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -20,6 +25,8 @@ use rdkafka::{ClientContext, Message, Offset};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::gap::{Gap, GapPolicy};
+use crate::transient::{Outage, is_transient, watermarks};
 use crate::{BusError, KafkaOptions};
 
 /// When buffered records are flushed to the sink.
@@ -50,6 +57,8 @@ pub struct LoopOptions {
     /// Stop (after a final flush) once no record arrived for this long; `None` runs
     /// until cancelled. For batch runs and tests.
     pub stop_when_idle: Option<Duration>,
+    /// What to do when a partition's next offset was deleted before it was read.
+    pub on_gap: GapPolicy,
 }
 
 /// One record as the sink sees it.
@@ -63,8 +72,9 @@ pub struct ConsumedRecord<'a> {
     pub timestamp_ms: Option<i64>,
 }
 
-/// The offsets of one partition in a flush: `first` is the first record's offset and
-/// `next` the offset to read after the last one.
+/// The offsets of one partition in a flush: `first` is where it begins, the next
+/// offset as the sink stored it (the first record's, unless offsets before that
+/// record were skipped), and `next` the offset to read after the last one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetRange {
     pub partition: i32,
@@ -123,6 +133,10 @@ pub struct LoopStats {
     pub rebalances: u64,
     /// Records read again after a seek and skipped because the sink had them.
     pub skipped: u64,
+    /// Offsets deleted before they were read, passed over by [`GapPolicy::Skip`].
+    pub lost: u64,
+    /// Transient Kafka errors waited out.
+    pub transient_errors: u64,
 }
 
 /// Errors of the loop: Kafka's, or the sink's.
@@ -181,6 +195,8 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     info!(topic, group, "consuming");
 
     let mut state = LoopState {
+        on_gap: run.on_gap,
+        jumps: Vec::new(),
         positions: HashMap::new(),
         ranges: BTreeMap::new(),
         buffered: 0,
@@ -193,6 +209,7 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut received_since_tick = false;
     let mut paused = false;
+    let mut outage: Option<Outage> = None;
     loop {
         if consumer.context().0.swap(false, Ordering::SeqCst) {
             state.reset(&consumer, topic, sink).await?;
@@ -204,7 +221,25 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
             _ = cancel.cancelled() => break,
             _ = tick.tick() => true,
             message = consumer.recv() => {
-                let message = message.map_err(BusError::from)?;
+                let message = match message {
+                    Ok(message) => message,
+                    Err(err) if is_transient(&err) => {
+                        // librdkafka reconnects by itself, with its own growing
+                        // pause; the loop keeps polling (rebalances and queued errors
+                        // are served by polling too) and says what is going on.
+                        state.stats.transient_errors += 1;
+                        outage.get_or_insert_with(Outage::start).note(topic, &err);
+                        tokio::select! {
+                            _ = cancel.cancelled() => break,
+                            _ = tokio::time::sleep(Outage::PACE) => {}
+                        }
+                        continue;
+                    }
+                    Err(err) => return Err(BusError::from(err).into()),
+                };
+                if let Some(outage) = outage.take() {
+                    outage.end(topic);
+                }
                 if consumer.context().0.swap(false, Ordering::SeqCst) {
                     // The assignment changed under this message: start over from
                     // what the sink has stored.
@@ -234,6 +269,10 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                 info!("no new records; stopping");
                 break;
             }
+        }
+        if !state.jumps.is_empty() {
+            // Before anything past the jump is flushed.
+            state.check_jumps(&consumer, topic).await?;
         }
         if state.full(&policy) || (ticked && state.waited(&policy)) {
             state.flush(&consumer, topic, sink).await?;
@@ -272,6 +311,10 @@ fn set_paused(consumer: &StreamConsumer<RebalanceFlag>, pause: bool) {
 }
 
 struct LoopState {
+    on_gap: GapPolicy,
+    /// Partitions whose offsets jumped past the next expected one since the last
+    /// check, with that expected offset.
+    jumps: Vec<(i32, i64)>,
     positions: HashMap<i32, Position>,
     ranges: BTreeMap<i32, OffsetRange>,
     buffered: usize,
@@ -295,9 +338,16 @@ impl LoopState {
                 // Fetched before our seek took effect; the seek brings it back.
                 return;
             }
-            // Offsets can have holes (compaction, transaction markers).
+            // Offsets can have holes (compaction, transaction markers), or the
+            // records may have been deleted before they were read: checked before
+            // the next flush.
             debug!(partition, expected = position.next, offset, "offset gap");
+            self.jumps.push((partition, position.next));
         }
+        // A range starts where the sink's offsets stand, which is past the last
+        // record flushed, not at this record when offsets were skipped before it:
+        // the sink stores ranges that continue one another.
+        let first = position.next;
         position.synced = true;
         position.next = offset + 1;
         self.ranges
@@ -305,7 +355,7 @@ impl LoopState {
             .and_modify(|range| range.next = offset + 1)
             .or_insert(OffsetRange {
                 partition,
-                first: offset,
+                first,
                 next: offset + 1,
             });
         let payload = message.payload();
@@ -322,6 +372,29 @@ impl LoopState {
         });
     }
 
+    /// Tells the holes the consumer jumped over from records deleted before they
+    /// were read (the low watermark is past the offset expected), and follows the
+    /// policy for those.
+    async fn check_jumps(
+        &mut self,
+        consumer: &StreamConsumer<RebalanceFlag>,
+        topic: &str,
+    ) -> Result<(), BusError> {
+        for (partition, expected) in std::mem::take(&mut self.jumps) {
+            let (low, _) = watermarks(consumer, topic, partition).await?;
+            if low > expected {
+                let gap = Gap {
+                    partition,
+                    expected,
+                    low,
+                };
+                gap.apply(topic, self.on_gap)?;
+                self.stats.lost += gap.lost();
+            }
+        }
+        Ok(())
+    }
+
     /// The buffer reached its record or byte limit.
     fn full(&self, policy: &FlushPolicy) -> bool {
         self.buffered >= policy.max_records || self.bytes >= policy.max_bytes
@@ -334,6 +407,7 @@ impl LoopState {
     }
 
     fn clear_buffer(&mut self) {
+        self.jumps.clear();
         self.ranges.clear();
         self.buffered = 0;
         self.bytes = 0;
@@ -402,19 +476,36 @@ impl LoopState {
             .await
             .map_err(LoopError::Sink)?;
         self.positions.clear();
-        for partition in &partitions {
-            let next = match stored.get(partition).copied().flatten() {
-                Some(next) => next,
-                None => {
-                    let (low, _) = consumer
-                        .fetch_watermarks(topic, *partition, Duration::from_secs(10))
-                        .map_err(BusError::from)?;
+        for &partition in &partitions {
+            let (low, _) = watermarks(consumer, topic, partition).await?;
+            let next = match stored.get(&partition).copied().flatten() {
+                None => low,
+                Some(next) if next < low => {
+                    let gap = Gap {
+                        partition,
+                        expected: next,
+                        low,
+                    };
+                    gap.apply(topic, self.on_gap)?;
+                    self.stats.lost += gap.lost();
+                    // The next flush stores the offsets past the gap, even if no
+                    // record follows, so the gap is passed over once.
+                    self.ranges.insert(
+                        partition,
+                        OffsetRange {
+                            partition,
+                            first: next,
+                            next: low,
+                        },
+                    );
+                    self.oldest.get_or_insert_with(Instant::now);
                     low
                 }
+                Some(next) => next,
             };
             if let Err(err) = consumer.seek(
                 topic,
-                *partition,
+                partition,
                 Offset::Offset(next),
                 Duration::from_secs(10),
             ) {
@@ -422,7 +513,7 @@ impl LoopState {
                 warn!(partition, next, error = %err, "seek failed");
             }
             self.positions.insert(
-                *partition,
+                partition,
                 Position {
                     next,
                     synced: false,

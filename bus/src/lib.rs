@@ -10,7 +10,9 @@ mod config;
 mod error;
 mod events;
 mod exactly_once;
+mod gap;
 mod roundtrip;
+mod transient;
 
 pub use admin::{
     ClusterInfo, TopicDeletion, TopicOutcome, TopicSpec, delete_topics, ensure_topics,
@@ -24,7 +26,9 @@ pub use exactly_once::{
     ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, LoopError, LoopOptions, LoopStats,
     OffsetRange, run_exactly_once,
 };
+pub use gap::GapPolicy;
 pub use roundtrip::{RoundTripReport, round_trip};
+pub use transient::is_transient;
 
 /// The version of the bundled librdkafka, e.g. `2.12.1`.
 pub fn librdkafka_version() -> String {

@@ -279,6 +279,10 @@ pub struct ScoreArgs {
     /// Continuous mode: stop after this many seconds without a new record
     #[arg(long, value_name = "SECONDS", conflicts_with = "batch")]
     pub idle_exit: Option<u64>,
+    /// Continuous mode: sales records deleted (retention) before they were scored:
+    /// stop, or warn and go on without them [default: fail, or score.on_gap]
+    #[arg(long, value_enum, conflicts_with = "batch")]
+    pub on_gap: Option<OnGapArg>,
 }
 
 /// What continuous scoring does for a key without a production model.
@@ -652,6 +656,31 @@ pub struct ArchiveArgs {
     /// Stop after this many seconds without a new record (for batch runs and tests)
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
+    /// Records deleted (retention) before they were archived: stop, or warn and go
+    /// on without them [default: fail, or archive.on_gap]
+    #[arg(long, value_enum)]
+    pub on_gap: Option<OnGapArg>,
+}
+
+/// What a consumer does when records were deleted before it read them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OnGapArg {
+    /// Stop with an error naming the topic, partition, offset and low watermark
+    Fail,
+    /// Warn with the number of offsets lost and go on from the low watermark
+    Skip,
+}
+
+impl From<OnGapArg> for herd_bus::GapPolicy {
+    fn from(arg: OnGapArg) -> Self {
+        match arg {
+            OnGapArg::Fail => Self::Fail,
+            OnGapArg::Skip => Self::Skip,
+        }
+    }
 }
 
 /// Which synthetic data set: a benchmark size, adjusted by explicit dimensions.

@@ -51,12 +51,16 @@ pub struct TopicSettings {
 pub struct ArchiveSettings {
     /// Consumer group of the archivers.
     pub group: String,
+    /// Records deleted (retention) before they were archived: `fail` (stop) or
+    /// `skip` (warn and go on without them).
+    pub on_gap: crate::args::OnGapArg,
 }
 
 impl Default for ArchiveSettings {
     fn default() -> Self {
         Self {
             group: "herd-archive".to_owned(),
+            on_gap: crate::args::OnGapArg::Fail,
         }
     }
 }
@@ -77,6 +81,9 @@ pub struct PromoteSettings {
     pub group: String,
     /// Continuous mode: gather model events this long before deciding them.
     pub batch_ms: u64,
+    /// Continuous mode: decide every committed candidate still undecided this often
+    /// (and at start), for candidates whose event never arrived.
+    pub catch_up_seconds: u64,
 }
 
 impl Default for PromoteSettings {
@@ -87,6 +94,7 @@ impl Default for PromoteSettings {
             production_root: String::new(),
             group: "herd-promoter".to_owned(),
             batch_ms: 1000,
+            catch_up_seconds: 60,
         }
     }
 }
@@ -135,6 +143,9 @@ pub struct ScoreSettings {
     pub model_cache_mb: f64,
     /// Commit the forecasts of new data at least this often.
     pub flush_ms: u64,
+    /// Sales records deleted (retention) before they were scored: `fail` (stop) or
+    /// `skip` (warn and go on without them).
+    pub on_gap: crate::args::OnGapArg,
 }
 
 impl Default for ScoreSettings {
@@ -144,6 +155,7 @@ impl Default for ScoreSettings {
             cold_start: crate::args::ColdStartArg::Forecast,
             model_cache_mb: 64.0,
             flush_ms: 1000,
+            on_gap: crate::args::OnGapArg::Fail,
         }
     }
 }

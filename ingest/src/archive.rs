@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use herd_bus::{
-    BulkProducer, BusError, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy,
+    BulkProducer, BusError, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
     KafkaOptions, LoopError, LoopOptions, LoopStats, OffsetRange, run_exactly_once,
 };
 use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, SalesRows, tables};
@@ -32,6 +32,8 @@ pub struct ArchiveOptions {
     pub flush: FlushPolicy,
     /// Stop once no record arrived for this long (`None`: run until cancelled).
     pub stop_when_idle: Option<std::time::Duration>,
+    /// What to do when records were deleted (retention) before they were archived.
+    pub on_gap: GapPolicy,
 }
 
 impl Default for ArchiveOptions {
@@ -43,6 +45,7 @@ impl Default for ArchiveOptions {
             dlq_topic: herd_schemas::topics::SALES_DLQ.to_owned(),
             flush: FlushPolicy::default(),
             stop_when_idle: None,
+            on_gap: GapPolicy::Fail,
         }
     }
 }
@@ -189,6 +192,7 @@ pub async fn run_archive(
         LoopOptions {
             flush: options.flush,
             stop_when_idle: options.stop_when_idle,
+            on_gap: options.on_gap,
         },
         &mut sink,
         cancel,

@@ -3,6 +3,13 @@
 //! and decided in one pass; the group's offsets are committed only after the pass
 //! has committed its decisions, so a crash re-reads the events, and the pass finds
 //! those candidates already decided.
+//!
+//! Events are not the only way in: a trainer that crashed between its commit and
+//! its event leaves a candidate nobody announces. A catch-up pass over every key, at
+//! start and then every `catch_up` interval, decides whatever is committed and still
+//! undecided. Both paths run one pass at a time in this loop, and every pass reads
+//! the decisions afresh and commits under the keys' stripes, so a candidate is
+//! decided once whichever path (or promoter) gets to it first.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -32,6 +39,9 @@ pub struct FollowOptions {
     pub retry_deferred: Duration,
     /// Stop after this long without an event once partitions are assigned.
     pub idle_exit: Option<Duration>,
+    /// Decide every committed candidate not yet decided this often, whether or not
+    /// its event arrived.
+    pub catch_up: Duration,
 }
 
 /// Decides everything pending, then follows the models topic until `cancel` (or the idle limit); returns the totals
@@ -50,6 +60,7 @@ pub async fn follow(
     // is decided first.
     let mut totals = promoter.pass(None).await?;
     let mut published = publish(promoter, publisher)?;
+    let mut last_catch_up = Instant::now();
     let mut waiting: HashSet<SeriesKey> = HashSet::new();
     let mut deferred: HashSet<SeriesKey> = HashSet::new();
     let mut deferred_since = Instant::now();
@@ -121,6 +132,24 @@ pub async fn follow(
             first_waiting = None;
         } else if waiting.is_empty() {
             commit(&consumer, &options.topic, &mut offsets)?;
+        }
+
+        if last_catch_up.elapsed() >= options.catch_up {
+            let summary = promoter.pass(None).await?;
+            published += publish(promoter, publisher)?;
+            if summary.decided > 0 || summary.repaired > 0 {
+                // Only a candidate whose event was lost (or not yet read) gets here.
+                info!(
+                    promoted = summary.promoted,
+                    rejected = summary.rejected,
+                    deferred = summary.deferred,
+                    repaired = summary.repaired,
+                    "caught up with candidates no event announced"
+                );
+                last_activity = Instant::now();
+            }
+            totals.absorb(summary);
+            last_catch_up = Instant::now();
         }
 
         let idle = options

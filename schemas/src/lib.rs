@@ -2,6 +2,7 @@
 //!
 //! No I/O lives here; every other crate speaks these types.
 
+pub mod dlq;
 mod error;
 mod event;
 mod json;

@@ -6,6 +6,7 @@
 mod batch;
 mod dashboard;
 mod error;
+mod failures;
 mod latency;
 mod pipeline;
 mod predictions;

@@ -13,6 +13,8 @@
 //! its end, and stores that starting point at once, so a crash before its first
 //! forecast neither skips nor repeats a day. Messages go out before the commit: one
 //! may repeat across a crash or a rebalance, with the same `id`, never go missing.
+//! A forecast that cannot be made is tried again, then recorded on the dead-letter
+//! topic before its offset is committed (see `failures`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use herd_bus::{
-    BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, KafkaOptions,
-    LoopError, LoopOptions, OffsetRange, run_exactly_once,
+    BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
+    KafkaOptions, LoopError, LoopOptions, OffsetRange, run_exactly_once,
 };
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
@@ -34,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::error::{Result, ScoreError};
+use crate::failures::{self, RETRY_BACKOFF, SourceRecord};
 use crate::latency::Latency;
 use crate::predictions::{PredictionRows, Scored, predictions_table};
 use crate::{follow_models, through};
@@ -77,6 +80,8 @@ pub struct StreamOptions {
     pub topic: String,
     pub predictions_topic: String,
     pub models_topic: String,
+    /// The dead-letter topic, where forecasts that failed after retries are recorded.
+    pub dlq_topic: String,
     /// The writer name of the archive whose offsets the `sales` table stores.
     pub archive_writer: String,
     pub horizon: usize,
@@ -89,6 +94,8 @@ pub struct StreamOptions {
     pub flush: Duration,
     /// Stop once no record arrived for this long (`None`: until cancelled).
     pub stop_when_idle: Option<Duration>,
+    /// What to do when sales records were deleted (retention) before they were scored.
+    pub on_gap: GapPolicy,
 }
 
 /// What a continuous run did.
@@ -105,8 +112,13 @@ pub struct StreamSummary {
     pub cold_start: u64,
     /// Advances of keys without a production model, not scored (`skip` policy).
     pub skipped: u64,
-    /// Advances whose model could not be read or could not forecast.
+    /// Advances whose model could not be read or could not forecast, even after
+    /// retries; each is a record on the dead-letter topic.
     pub failed: u64,
+    /// Forecasts tried again after failing (each attempt counts).
+    pub retried: u64,
+    /// Sales offsets deleted before they were read, passed over (`--on-gap skip`).
+    pub lost: u64,
     pub rows: u64,
     pub commits: u64,
     pub messages: u64,
@@ -121,6 +133,9 @@ struct Advance {
     as_of: NaiveDate,
     /// The record's Kafka timestamp, milliseconds since the epoch.
     timestamp_ms: Option<i64>,
+    /// Where the record is on the sales topic.
+    partition: i32,
+    offset: i64,
 }
 
 /// A key's production model as the cache found it: none, or why it failed.
@@ -211,6 +226,7 @@ pub async fn run_stream(
             max_latency: options.flush,
         },
         stop_when_idle: options.stop_when_idle,
+        on_gap: options.on_gap,
     };
     let consumed = run_exactly_once(
         kafka,
@@ -231,6 +247,7 @@ pub async fn run_stream(
     })?;
     let mut summary = sink.summary;
     summary.records = stats.records;
+    summary.lost = stats.lost;
     summary.rebalances = stats.rebalances;
     Ok(summary)
 }
@@ -465,6 +482,42 @@ impl ScoreSink {
         Ok(models)
     }
 
+    /// Tries the advances whose forecast failed again, after a pause that grows with
+    /// each attempt, reading their models afresh; returns how many attempts were made.
+    /// What still fails after the last attempt stays failed.
+    async fn retry_failed(&self, pending: &[Advance], outcomes: &mut [Outcome]) -> Result<u64> {
+        let mut retried = 0;
+        for (attempt, pause) in RETRY_BACKOFF.into_iter().enumerate() {
+            let failed: Vec<usize> = outcomes
+                .iter()
+                .enumerate()
+                .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+                .map(|(i, _)| i)
+                .collect();
+            if failed.is_empty() {
+                break;
+            }
+            info!(
+                failed = failed.len(),
+                attempt = attempt + 2,
+                pause_ms = pause.as_millis() as u64,
+                "forecasts failed; trying them again"
+            );
+            tokio::time::sleep(pause).await;
+            // A promotion may have replaced a model whose event has not arrived yet.
+            if let Err(e) = self.cache.refresh().await {
+                warn!(error = %e, "re-reading the production registry before a retry");
+            }
+            let again: Vec<Advance> = failed.iter().map(|&i| pending[i].clone()).collect();
+            let models = self.models(&again).await?;
+            for (i, outcome) in failed.into_iter().zip(self.forecast_all(&again, &models)) {
+                outcomes[i] = outcome;
+            }
+            retried += again.len() as u64;
+        }
+        Ok(retried)
+    }
+
     /// Queues one forecast's message on the predictions topic.
     fn publish(&mut self, scored: &Scored, timestamp_ms: Option<i64>, now: DateTime<Utc>) {
         let id = prediction_id(&scored.key, scored.as_of);
@@ -601,6 +654,8 @@ impl ExactlyOnceSink for ScoreSink {
                 key,
                 as_of: sale.date,
                 timestamp_ms: record.timestamp_ms,
+                partition: record.partition,
+                offset: record.offset,
             });
         }
     }
@@ -630,7 +685,8 @@ impl ExactlyOnceSink for ScoreSink {
         let (mut cold_start, mut skipped, mut failed) = (0, 0, 0);
         let started = Instant::now();
         let models = self.models(&pending).await?;
-        let outcomes = self.forecast_all(&pending, &models);
+        let mut outcomes = self.forecast_all(&pending, &models);
+        let retried = self.retry_failed(&pending, &mut outcomes).await?;
         for (advance, outcome) in pending.iter().zip(outcomes) {
             match outcome {
                 Outcome::Scored(scored) => {
@@ -645,16 +701,47 @@ impl ExactlyOnceSink for ScoreSink {
                     if self.summary.failed + failed <= 10 {
                         warn!(key = %advance.key, as_of = %advance.as_of, reason, "could not forecast");
                     }
+                    // Without its record on the dead-letter topic, the offset past
+                    // this advance is not committed: the error ends the run first.
+                    failures::dead_letter(
+                        &mut self.producer,
+                        &self.options.dlq_topic,
+                        &advance.key,
+                        advance.as_of,
+                        &reason,
+                        SourceRecord {
+                            topic,
+                            partition: advance.partition,
+                            offset: advance.offset,
+                        },
+                    )?;
                 }
             }
         }
-        // Messages first: a forecast committed is a forecast published.
+        if failed > 0 {
+            warn!(
+                failed,
+                retried,
+                topic = %self.options.dlq_topic,
+                "forecasts failed after retries; each is recorded on the dead-letter topic"
+            );
+        }
+        // Messages first: a forecast committed is a forecast published, and a
+        // failure committed is a failure recorded.
         let forecast_ms = started.elapsed().as_millis() as u64;
         let report = self.producer.settle(Duration::from_secs(30));
         let published_ms = started.elapsed().as_millis() as u64;
         if !report.is_complete() {
+            let topic = if failed > 0 {
+                format!(
+                    "{} and {}",
+                    self.options.predictions_topic, self.options.dlq_topic
+                )
+            } else {
+                self.options.predictions_topic.clone()
+            };
             return Err(ScoreError::Undelivered {
-                topic: self.options.predictions_topic.clone(),
+                topic,
                 count: report.failed + report.unacknowledged,
             });
         }
@@ -671,6 +758,7 @@ impl ExactlyOnceSink for ScoreSink {
                 self.summary.cold_start += cold_start;
                 self.summary.skipped += skipped;
                 self.summary.failed += failed;
+                self.summary.retried += retried;
                 info!(
                     forecasts = timestamps.len(),
                     rows = count,

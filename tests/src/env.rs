@@ -44,7 +44,8 @@ impl Env {
     }
 
     /// Points every `herd` command of this test at the broker at `bootstrap`
-    /// instead of the shared one.
+    /// instead of the shared one. Such a broker is restarted by its test, so
+    /// producers are given three minutes (not librdkafka's 30 s) to deliver a record.
     pub fn on_broker(mut self, bootstrap: &str) -> Env {
         self.bootstrap = Some(bootstrap.to_owned());
         self
@@ -117,6 +118,9 @@ impl Env {
             // number as an integer and librdkafka properties are strings.
             .env("HERD_KAFKA__SESSION_TIMEOUT_MS", "\"6000\"")
             .env("HERD_KAFKA__HEARTBEAT_INTERVAL_MS", "\"1000\"");
+        if self.bootstrap.is_some() {
+            command.env("HERD_KAFKA__MESSAGE_TIMEOUT_MS", "\"180000\"");
+        }
         command
     }
 

@@ -9,9 +9,10 @@
 //! with Python's `deltalake`, [`registry`] reads the `models` table both ways,
 //! [`production`] reads the `production/models` and `promotions` tables promotion
 //! writes, [`predictions`] reads what scoring writes to the `predictions` table and
-//! the predictions topic, [`live`] runs the continuous scorers' live stream, [`process`] runs services in the background, [`cli`]
-//! runs `herd` commands and reads their summaries, and [`small_lake`] builds a
-//! small lake through the whole pipeline.
+//! the predictions topic, [`live`] builds the continuous scorers' world on it,
+//! [`process`] runs services in the background, [`cli`] runs `herd` commands and
+//! reads their summaries, [`small_lake`] builds a small lake through the whole
+//! pipeline, and [`simulated`] streams a small world with `herd simulate`.
 
 pub mod broker;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod process;
 pub mod production;
 pub mod python;
 pub mod registry;
+pub mod simulated;
 pub mod small_lake;
 pub mod topic;
 

@@ -1,17 +1,15 @@
-//! The live stream of the continuous-scoring tests: 60 keys (3 stores × 20 items) of
-//! `herd simulate`, their history archived, trained and promoted, continuous scorers
-//! in consumer groups of their own, and readers of what the scorers say and write.
+//! The continuous-scoring tests' world on top of [`crate::simulated`]'s stream: its
+//! history archived, trained and promoted, continuous scorers in consumer groups of
+//! their own, and readers of what the scorers say and write.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-use chrono::NaiveDate;
 
 use crate::cli::{FINISH, archive, herd_ok, line, numbers};
 use crate::env::Env;
 use crate::predictions::{self, PredictionsTable, score_app_id};
 use crate::process::Background;
 use crate::production::ProductionTable;
+use crate::simulated::{HISTORY_DAYS, published, simulate};
 use crate::topic;
 
 /// Logged by a scorer once it has partitions and knows where to start in each.
@@ -21,43 +19,6 @@ pub const SCORING: &str = "scoring partitions";
 pub const STARTUP: Duration = Duration::from_secs(60);
 /// The scorer's default horizon.
 pub const HORIZON: i64 = 28;
-/// 3 stores × 20 items.
-pub const KEYS: usize = 60;
-/// Day indices `0..HISTORY_DAYS` are history; live days follow.
-pub const HISTORY_DAYS: u32 = 200;
-
-/// The date of day index `day` (simulate starts at 2022-01-01).
-pub fn day(day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date") + chrono::Days::new(u64::from(day))
-}
-
-/// `herd simulate` for this file's 60 keys from day index `first`: history up to
-/// day 199, then `live_days` live days. `--days 200` makes every late-starting key
-/// start within the history, so that every key sells on every live day.
-pub fn simulate(env: &Env, name: &str, first: u32, live_days: u32, per_second: &str) -> Background {
-    let mut command = env.herd();
-    command.args([
-        "simulate", "--stores", "3", "--items", "20", "--days", "200",
-    ]);
-    command.args(["--history-days", &HISTORY_DAYS.to_string()]);
-    command.args(["--start-day", &first.to_string()]);
-    command.args(["--live-days", &live_days.to_string()]);
-    command.args(["--days-per-second", per_second]);
-    Background::spawn(command, env.dir(), name)
-}
-
-/// The records a finished simulate delivered, failing the test on any loss.
-pub fn published(stdout: &str) -> u64 {
-    // "published H history records and D live days (L records); delivered N,
-    // failed F, unacknowledged U in S s"
-    let summary = line(stdout, "published ");
-    let [history, _, live, delivered, failed, unacknowledged, ..] = numbers(summary)[..] else {
-        panic!("unexpected simulate summary: {summary}");
-    };
-    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
-    assert_eq!(delivered, history + live, "{summary}");
-    delivered
-}
 
 /// The history archived, trained with seasonal naive (every key at version 1) and
 /// promoted where `rule` says; returns the production table.
@@ -128,25 +89,6 @@ pub fn scored(env: &Env, stdout: &str) -> Scored {
         rows: w,
         messages: m,
     }
-}
-
-/// (key, day) of every record on the sales topic dated `from` or later: what a
-/// scorer running since before them must forecast. Each exactly once.
-pub fn sold_since(env: &Env, from: NaiveDate) -> BTreeSet<(String, NaiveDate)> {
-    let mut sold = BTreeSet::new();
-    for record in topic::drain_on(&env.bootstrap_servers(), &env.sales) {
-        let json: serde_json::Value =
-            serde_json::from_slice(&record.value).expect("sales records are JSON");
-        let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
-        let date: NaiveDate = text("date")
-            .parse()
-            .unwrap_or_else(|err| panic!("a sales record without a date ({err}): {json}"));
-        if date >= from {
-            let key = format!("{}/{}", text("store_id"), text("item_id"));
-            assert!(sold.insert((key, date)), "published twice: {json}");
-        }
-    }
-    sold
 }
 
 pub fn app_ids(env: &Env, group: &str) -> Vec<String> {

@@ -13,10 +13,10 @@ use chrono::{NaiveDate, Utc};
 use herd_tests::cli::{FINISH, herd_ok};
 use herd_tests::env::Env;
 use herd_tests::live::{
-    HISTORY_DAYS, HORIZON, KEYS, SCORING, STARTUP, app_ids, assert_offsets_at_end, day,
-    lake_with_production, published, scored, scorer, simulate, sold_since,
-    wait_until_every_partition_scored,
+    HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored,
+    scorer, wait_until_every_partition_scored,
 };
+use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::predictions::{self, PredictionsTable};
 use herd_tests::process::Jitter;
 use herd_tests::production::ProductionTable;

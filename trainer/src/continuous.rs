@@ -181,6 +181,9 @@ pub async fn run_continuous(
             max_latency: Duration::from_secs(1),
         },
         stop_when_idle: options.stop_when_idle,
+        // The trainer reads from the archive's offsets: a gap there is the archive's
+        // to pass over (`[archive] on_gap`), and this loop stops until it has.
+        on_gap: herd_bus::GapPolicy::Fail,
     };
     let stop = cancel.child_token();
     let (consumed, trained) = {

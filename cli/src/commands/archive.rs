@@ -23,6 +23,7 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
             max_latency: Duration::from_millis(args.flush_latency_ms),
         },
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
+        on_gap: args.on_gap.unwrap_or(settings.archive.on_gap).into(),
     };
     let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_archive(&options, &settings.kafka_options(), cancel).await?;
@@ -34,5 +35,11 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
         summary.rejected,
         summary.stats.skipped
     );
+    if summary.stats.lost > 0 {
+        println!(
+            "{} offsets of {} were deleted before they were archived and are lost (--on-gap skip)",
+            summary.stats.lost, options.topic
+        );
+    }
     Ok(())
 }

@@ -127,6 +127,7 @@ async fn bench(
         topic: topics.sales.clone(),
         predictions_topic: topics.predictions.clone(),
         models_topic: topics.models.clone(),
+        dlq_topic: topics.dlq.clone(),
         archive_writer: "archive".to_owned(),
         horizon: settings_run.model.horizon,
         window_days: settings.train.window_days,
@@ -135,6 +136,7 @@ async fn bench(
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),
         flush: Duration::from_millis(flush_ms.max(1)),
         stop_when_idle: None,
+        on_gap: herd_bus::GapPolicy::Fail,
     };
     let started = Instant::now();
     let stop_scoring = CancellationToken::new();

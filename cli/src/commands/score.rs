@@ -66,6 +66,7 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         topic: settings.topics.sales.clone(),
         predictions_topic: settings.topics.predictions.clone(),
         models_topic: settings.topics.models.clone(),
+        dlq_topic: settings.topics.sales_dlq.clone(),
         archive_writer: "archive".to_owned(),
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
@@ -77,6 +78,7 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),
         flush: Duration::from_millis(settings.score.flush_ms.max(1)),
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
+        on_gap: args.on_gap.unwrap_or(settings.score.on_gap).into(),
     };
     let lake = LakeRoot::parse(&settings.lake_root)?;
     let cancel = crate::shutdown::cancel_on_signal();
@@ -101,6 +103,18 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         summary.messages,
         options.predictions_topic,
     );
+    if summary.failed > 0 {
+        println!(
+            "{} forecasts failed after {} retries in all; each is recorded with its reason on {}",
+            summary.failed, summary.retried, options.dlq_topic
+        );
+    }
+    if summary.lost > 0 {
+        println!(
+            "{} offsets of {} were deleted before they were scored and are lost (--on-gap skip)",
+            summary.lost, options.topic
+        );
+    }
     if summary.malformed > 0 {
         println!(
             "{} malformed records skipped (the archive sends them to the dead-letter topic)",

@@ -15,9 +15,9 @@ use herd_tests::cli::FINISH;
 use herd_tests::env::Env;
 use herd_tests::lake::{SalesTable, archive_app_id};
 use herd_tests::live::{
-    HISTORY_DAYS, HORIZON, KEYS, SCORING, STARTUP, app_ids, assert_offsets_at_end, day,
-    lake_with_production, published, simulate, sold_since,
+    HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production,
 };
+use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::predictions::PredictionsTable;
 use herd_tests::process::{Background, Jitter};
 use herd_tests::production::{ProductionTable, PromotionsTable};

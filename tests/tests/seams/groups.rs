@@ -7,9 +7,10 @@ use std::time::Duration;
 use herd_tests::cli::FINISH;
 use herd_tests::env::Env;
 use herd_tests::live::{
-    HISTORY_DAYS, HORIZON, KEYS, SCORING, STARTUP, app_ids, assert_offsets_at_end, day,
-    lake_with_production, published, scored, scorer, simulate, sold_since,
+    HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored,
+    scorer,
 };
+use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::predictions::PredictionsTable;
 
 #[test]

@@ -3,5 +3,10 @@
 //! real broker and real Delta tables.
 
 mod chaos;
+mod gaps;
 mod groups;
+mod promoter_catch_up;
 mod rule;
+mod scorer_failures;
+mod training_task;
+mod versions;
