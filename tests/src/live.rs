@@ -9,7 +9,7 @@ use crate::env::Env;
 use crate::predictions::{self, PredictionsTable, score_app_id};
 use crate::process::Background;
 use crate::production::ProductionTable;
-use crate::simulated::{HISTORY_DAYS, published, simulate};
+use crate::simulated::{published, simulate};
 use crate::topic;
 
 /// Logged by a scorer once it has partitions and knows where to start in each.
