@@ -18,9 +18,24 @@ use crate::windows::{KeyWindow, Windows};
 /// through a hash map instead of a table.
 const MAX_PAIR_TABLE: usize = 1 << 22;
 
+/// Bits of a packed position that hold the offset; the partition takes the rest.
+const OFFSET_BITS: u32 = 48;
+
+/// (partition, offset) as one number that orders the same way, so that a held
+/// position costs 8 bytes; `None` outside the ranges that fit (partitions below
+/// 65,536, offsets below 2^48: 281 trillion records).
+fn pack(partition: i32, offset: i64) -> Option<u64> {
+    let partition = u64::try_from(partition).ok()?;
+    let offset = u64::try_from(offset).ok()?;
+    (partition < 1 << (64 - OFFSET_BITS) && offset < 1 << OFFSET_BITS)
+        .then_some(partition << OFFSET_BITS | offset)
+}
+
 /// Folds batches of sales rows (`store_id`, `item_id`, `date`, `sales`, `price`,
-/// `promo`, and optionally `kafka_partition`) into windows, in the order given, so
-/// that of two rows for one key and day the later wins.
+/// `promo`, and optionally `kafka_partition` and `kafka_offset`) into windows. Of two
+/// rows for one key and day, the one published later wins: the higher
+/// (`kafka_partition`, `kafka_offset`) when rows carry both, whatever order files are
+/// read in; otherwise the later one given.
 pub struct WindowLoader<'a> {
     capacity: usize,
     partitions: Option<&'a HashSet<i32>>,
@@ -29,6 +44,12 @@ pub struct WindowLoader<'a> {
     /// `store_id/item_id` → index into `keys`.
     by_name: HashMap<Box<str>, usize>,
     keys: Vec<(SeriesKey, KeyWindow)>,
+    /// Parallel to `keys`, by the window's slots: the packed (partition, offset) of
+    /// the row each held day came from (0 for a row without one). Allocated for a
+    /// key at its first row with a position: 8 bytes a day of window (5,840 bytes
+    /// for 730 days, as much as the window's sales and prices), held only while
+    /// loading.
+    positions: Vec<Box<[u64]>>,
     name: String,
     /// Key indices by (store code, item code) for the dictionaries last seen.
     pairs: Option<PairTable>,
@@ -127,6 +148,7 @@ impl<'a> WindowLoader<'a> {
             before: None,
             by_name: HashMap::new(),
             keys: Vec::new(),
+            positions: Vec::new(),
             name: String::new(),
             pairs: None,
             rows: 0,
@@ -181,15 +203,17 @@ impl<'a> WindowLoader<'a> {
             ),
             None => None,
         };
-        let offsets = match (self.before, batch.column_by_name("kafka_offset")) {
-            (None, _) => None,
-            (Some(_), Some(column)) => Some(
+        let offsets = match batch.column_by_name("kafka_offset") {
+            Some(column) => Some(
                 column
                     .as_primitive_opt::<Int64Type>()
                     .ok_or_else(|| corrupt("`kafka_offset` is not an integer"))?,
             ),
-            (Some(_), None) => return Err(corrupt("no column `kafka_offset`")),
+            None if self.before.is_some() => return Err(corrupt("no column `kafka_offset`")),
+            None => None,
         };
+        // Where each row was published, when the rows say.
+        let positions = partitions.zip(offsets);
         if stores.codes.null_count() > 0 || items.codes.null_count() > 0 {
             return Err(corrupt("an id is null"));
         }
@@ -259,20 +283,53 @@ impl<'a> WindowLoader<'a> {
         let (day_values, sales_values, price_values) =
             (dates.values(), sales.values(), prices.values());
         for (index, row) in rows {
-            let row = row as usize;
+            let (index, row) = (index as usize, row as usize);
+            let day = day_values[row];
+            let position = match positions {
+                Some((partitions, offsets)) => {
+                    let (partition, offset) = (partitions.values()[row], offsets.values()[row]);
+                    Some(pack(partition, offset).ok_or_else(|| {
+                        corrupt(&format!(
+                            "kafka_partition {partition}, kafka_offset {offset}: outside the \
+                             positions the loader orders"
+                        ))
+                    })?)
+                }
+                None => None,
+            };
+            let (_, entry) = &mut self.keys[index];
+            let held = &mut self.positions[index];
+            if position.is_some() && held.is_empty() {
+                *held = vec![0; entry.window.capacity()].into_boxed_slice();
+            }
+            self.rows += 1;
+            // A row published before the one whose value the window holds for that
+            // day lost already: files are not read in the order records arrived.
+            if let (Some(position), Some(slot)) = (position, entry.window.held_slot(day))
+                && held[slot] > position
+            {
+                self.replaced += 1;
+                continue;
+            }
             let price = (!prices.is_null(row)).then(|| price_values[row] as f32);
             let promo = !promos.is_null(row) && promos.value(row);
-            let entry = &mut self.keys[index as usize].1;
             entry.partition = partitions.map_or(-1, |p| p.values()[row]);
             match entry
                 .window
-                .insert(day_values[row], sales_values[row] as f32, price, promo)
+                .insert(day, sales_values[row] as f32, price, promo)
             {
                 Insert::NewDay | Insert::Unchanged => {}
                 Insert::Replaced => self.replaced += 1,
-                Insert::TooOld => self.too_old += 1,
+                Insert::TooOld => {
+                    self.too_old += 1;
+                    continue;
+                }
             }
-            self.rows += 1;
+            if !held.is_empty()
+                && let Some(slot) = entry.window.held_slot(day)
+            {
+                held[slot] = position.unwrap_or(0);
+            }
         }
         Ok(())
     }
@@ -299,6 +356,7 @@ impl<'a> WindowLoader<'a> {
                 trained_through: None,
             },
         ));
+        self.positions.push(Box::default());
         let index = self.keys.len() - 1;
         self.by_name.insert(self.name.as_str().into(), index);
         Ok(index)
@@ -351,6 +409,22 @@ mod tests {
         .unwrap()
     }
 
+    /// `plain` with each row's `kafka_partition` and `kafka_offset`.
+    fn positioned(plain: &RecordBatch, partitions: &[i32], offsets: &[i64]) -> RecordBatch {
+        let mut columns = plain.columns().to_vec();
+        let mut fields: Vec<Field> = plain
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        columns.push(Arc::new(Int32Array::from(partitions.to_vec())));
+        fields.push(Field::new("kafka_partition", DataType::Int32, false));
+        columns.push(Arc::new(Int64Array::from(offsets.to_vec())));
+        fields.push(Field::new("kafka_offset", DataType::Int64, false));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
     fn load(batches: &[RecordBatch]) -> Windows {
         let windows = Windows::new(10);
         let mut loader = WindowLoader::new(10, None);
@@ -391,18 +465,7 @@ mod tests {
             ("S1", "I2", 101, 4.0),
         ];
         let plain = batch(&rows, false);
-        let mut columns = plain.columns().to_vec();
-        let mut fields: Vec<Field> = plain
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        columns.push(Arc::new(Int32Array::from(vec![0, 0, 1, 1])));
-        fields.push(Field::new("kafka_partition", DataType::Int32, false));
-        columns.push(Arc::new(Int64Array::from(vec![5, 6, 5, 6])));
-        fields.push(Field::new("kafka_offset", DataType::Int64, false));
-        let with_offsets = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let with_offsets = positioned(&plain, &[0, 0, 1, 1], &[5, 6, 5, 6]);
 
         // Partition 0 up to offset 6 (exclusive), partition 1 up to 7; nothing else.
         let limits = HashMap::from([(0, 6), (1, 7)]);
@@ -426,6 +489,69 @@ mod tests {
         // Limits need the offsets.
         let mut loader = WindowLoader::new(10, None).before(&limits);
         assert!(loader.add(&plain).is_err());
+    }
+
+    #[test]
+    fn the_row_published_last_wins_whatever_order_the_batches_come_in() {
+        // Day 100 of S1/I1 was published at offset 7 and corrected at offset 40; the
+        // correction's file is read first.
+        let correction = positioned(&batch(&[("S1", "I1", 100, 10_000.0)], true), &[2], &[40]);
+        let original = positioned(
+            &batch(
+                &[
+                    ("S1", "I1", 99, 1.0),
+                    ("S1", "I1", 100, 2.0),
+                    ("S1", "I1", 101, 3.0),
+                ],
+                true,
+            ),
+            &[2, 2, 2],
+            &[6, 7, 8],
+        );
+        for order in [[&correction, &original], [&original, &correction]] {
+            let windows = Windows::new(10);
+            let mut loader = WindowLoader::new(10, None);
+            for b in order {
+                loader.add(b).unwrap();
+            }
+            assert_eq!(loader.finish(&windows), (4, 1));
+            let key: SeriesKey = "S1/I1".parse().unwrap();
+            let dense = windows.map().get(&key).unwrap().window.dense();
+            assert_eq!(dense.sales, [1.0, 10_000.0, 3.0]);
+            assert_eq!(windows.counts().replaced, 1);
+        }
+
+        // A higher partition wins over a higher offset; the same record read twice
+        // changes nothing.
+        let windows = Windows::new(10);
+        let mut loader = WindowLoader::new(10, None);
+        let rows = [
+            ("S1", "I1", 100, 5.0),
+            ("S1", "I1", 100, 6.0),
+            ("S1", "I1", 100, 5.0),
+        ];
+        loader
+            .add(&positioned(&batch(&rows, false), &[3, 1, 3], &[1, 90, 1]))
+            .unwrap();
+        loader.finish(&windows);
+        let key: SeriesKey = "S1/I1".parse().unwrap();
+        assert_eq!(windows.map().get(&key).unwrap().window.dense().sales, [5.0]);
+    }
+
+    #[test]
+    fn a_position_the_loader_cannot_order_is_an_error() {
+        let b = batch(&[("S1", "I1", 1, 1.0)], false);
+        for (partition, offset) in [(-1, 0), (0, -1), (70_000, 0), (0, 1 << 50)] {
+            let mut loader = WindowLoader::new(10, None);
+            assert!(
+                loader
+                    .add(&positioned(&b, &[partition], &[offset]))
+                    .is_err(),
+                "({partition}, {offset})"
+            );
+        }
+        assert_eq!(pack(1, 2), Some((1 << 48) + 2));
+        assert!(pack(1, 0) > pack(0, (1 << 48) - 1));
     }
 
     #[test]

@@ -90,6 +90,16 @@ impl Window {
             + self.promo.len() * 8
     }
 
+    /// Where `day`'s value is kept, if the window holds one for it: the same slot for
+    /// the same day until the day falls out of the window.
+    pub fn held_slot(&self, day: Day) -> Option<usize> {
+        if self.observed == 0 || day > self.end || day < self.first_day() {
+            return None;
+        }
+        let slot = self.slot(day);
+        (!self.sales[slot].is_nan()).then_some(slot)
+    }
+
     fn slot(&self, day: Day) -> usize {
         day.rem_euclid(self.capacity() as Day) as usize
     }
@@ -231,6 +241,22 @@ mod tests {
         w.insert(day("2025-01-01"), 9.0, None, false);
         assert_eq!(w.observed_days(), 1);
         assert_eq!(w.dense().sales, [9.0]);
+    }
+
+    #[test]
+    fn held_slots_name_observed_days_in_the_window_only() {
+        let mut w = Window::new(7);
+        assert_eq!(w.held_slot(day("2024-01-05")), None);
+        w.insert(day("2024-01-05"), 5.0, None, false);
+        w.insert(day("2024-01-03"), 3.0, None, false);
+        let slot = w.held_slot(day("2024-01-05")).unwrap();
+        assert_ne!(w.held_slot(day("2024-01-03")), Some(slot));
+        assert_eq!(w.held_slot(day("2024-01-04")), None, "not observed");
+        assert_eq!(w.held_slot(day("2024-01-06")), None, "after the end");
+        // Two windows later the slot holds another day; the old one is gone.
+        w.insert(day("2024-01-12"), 12.0, None, false);
+        assert_eq!(w.held_slot(day("2024-01-05")), None);
+        assert_eq!(w.held_slot(day("2024-01-12")), Some(slot));
     }
 
     #[test]
