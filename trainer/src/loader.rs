@@ -314,19 +314,17 @@ impl<'a> WindowLoader<'a> {
             let price = (!prices.is_null(row)).then(|| price_values[row] as f32);
             let promo = !promos.is_null(row) && promos.value(row);
             entry.partition = partitions.map_or(-1, |p| p.values()[row]);
-            match entry
-                .window
-                .insert(day, sales_values[row] as f32, price, promo)
-            {
+            let (outcome, slot) =
+                entry
+                    .window
+                    .insert_at(day, sales_values[row] as f32, price, promo);
+            match outcome {
                 Insert::NewDay | Insert::Unchanged => {}
                 Insert::Replaced => self.replaced += 1,
-                Insert::TooOld => {
-                    self.too_old += 1;
-                    continue;
-                }
+                Insert::TooOld => self.too_old += 1,
             }
-            if !held.is_empty()
-                && let Some(slot) = entry.window.held_slot(day)
+            if let Some(slot) = slot
+                && !held.is_empty()
             {
                 held[slot] = position.unwrap_or(0);
             }

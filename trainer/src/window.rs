@@ -110,10 +110,22 @@ impl Window {
 
     /// Records `sales` (finite, ≥ 0 by the record contract) on `day`.
     pub fn insert(&mut self, day: Day, sales: f32, price: Option<f32>, promo: bool) -> Insert {
+        self.insert_at(day, sales, price, promo).0
+    }
+
+    /// [`insert`](Self::insert), also naming the slot that holds `day`'s value now
+    /// (`None` when too old), as [`held_slot`](Self::held_slot) would.
+    pub fn insert_at(
+        &mut self,
+        day: Day,
+        sales: f32,
+        price: Option<f32>,
+        promo: bool,
+    ) -> (Insert, Option<usize>) {
         if self.observed == 0 || day > self.end {
             self.advance_to(day);
         } else if day < self.first_day() {
-            return Insert::TooOld;
+            return (Insert::TooOld, None);
         }
         let slot = self.slot(day);
         let (word, bit) = (slot / 64, slot % 64);
@@ -125,7 +137,7 @@ impl Window {
             && self.price[slot].to_bits() == price.to_bits()
             && (self.promo[word] >> bit & 1 == 1) == promo
         {
-            return Insert::Unchanged;
+            return (Insert::Unchanged, Some(slot));
         } else {
             Insert::Replaced
         };
@@ -136,7 +148,7 @@ impl Window {
         } else {
             self.promo[word] &= !(1 << bit);
         }
-        outcome
+        (outcome, Some(slot))
     }
 
     /// Moves the end to `day`, clearing the slots of days that fall out.
@@ -254,7 +266,14 @@ mod tests {
         assert_eq!(w.held_slot(day("2024-01-04")), None, "not observed");
         assert_eq!(w.held_slot(day("2024-01-06")), None, "after the end");
         // Two windows later the slot holds another day; the old one is gone.
-        w.insert(day("2024-01-12"), 12.0, None, false);
+        assert_eq!(
+            w.insert_at(day("2024-01-12"), 12.0, None, false),
+            (Insert::NewDay, Some(slot))
+        );
+        assert_eq!(
+            w.insert_at(day("2024-01-01"), 1.0, None, false),
+            (Insert::TooOld, None)
+        );
         assert_eq!(w.held_slot(day("2024-01-05")), None);
         assert_eq!(w.held_slot(day("2024-01-12")), Some(slot));
     }
