@@ -224,7 +224,7 @@ impl ExactlyOnceAppender {
                         error = %e,
                         "commit lost to a concurrent writer; reloading and checking offsets again"
                     );
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(backoff(self.options.retry_backoff, attempt)).await;
                     self.refresh().await?;
                     // Files already written stay unreferenced if this fails; vacuum
                     // removes them.
@@ -342,13 +342,15 @@ impl ExactlyOnceAppender {
         self.table.state = Some(finalized.snapshot());
         Ok(finalized.version())
     }
+}
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.options.retry_backoff * 2u32.saturating_pow(attempt - 1);
-        // A fresh `RandomState` is randomly keyed, which is all the jitter needs.
-        let jitter = RandomState::new().hash_one(attempt) % 1_000;
-        base + base.mul_f64(jitter as f64 / 1_000.0)
-    }
+/// The pause before retry `attempt` (from 1): `base`, doubled on each further retry,
+/// plus a random part of up to the same length so that racing writers spread out.
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
+    let base = base * 2u32.saturating_pow(attempt.max(1) - 1);
+    // A fresh `RandomState` is randomly keyed, which is all the jitter needs.
+    let jitter = RandomState::new().hash_one(attempt) % 1_000;
+    base + base.mul_f64(jitter as f64 / 1_000.0)
 }
 
 fn check_ranges(ranges: &[OffsetRange]) -> Result<()> {
@@ -372,7 +374,7 @@ fn check_ranges(ranges: &[OffsetRange]) -> Result<()> {
 }
 
 /// Whether reloading the table and trying again can help.
-fn is_retryable(error: &DeltaTableError) -> bool {
+pub(crate) fn is_retryable(error: &DeltaTableError) -> bool {
     match error {
         DeltaTableError::VersionAlreadyExists(_) => true,
         DeltaTableError::Transaction { source } => matches!(

@@ -26,7 +26,7 @@ pub use deltalake::parquet;
 
 pub use appender::{AppendOptions, ExactlyOnceAppender, OffsetRange};
 pub use error::{LakeError, Result};
-pub use replace::{Replaced, replace_partition};
+pub use replace::{Replaced, RowMatch, replace_app_id, replace_rows};
 pub use root::LakeRoot;
 pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
 pub use scan::{ReadColumns, ScanOptions, ScanStats, parquet_reader, scan};

@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
+use deltalake::logstore::ObjectStoreRef;
 use deltalake::parquet::arrow::ProjectionMask;
 use std::sync::Arc;
 
@@ -85,25 +86,7 @@ where
             let index = next_to_start;
             next_to_start += 1;
             stats.bytes += size;
-            running.spawn(async move {
-                // Data files are written a flush at a time, small enough to fetch
-                // whole; decoding then runs off the async workers.
-                let fetched = match store.get(&path).await {
-                    Ok(object) => object.bytes().await,
-                    Err(e) => Err(e),
-                };
-                let name = path.to_string();
-                let read = match fetched {
-                    Ok(bytes) => {
-                        let (table, file) = (url.clone(), name.clone());
-                        tokio::task::spawn_blocking(move || decode(bytes, &columns, &table, &file))
-                            .await
-                            .unwrap_or_else(|e| Err(read_error(&url, &name, e.to_string())))
-                    }
-                    Err(e) => Err(read_error(&url, &name, e.to_string())),
-                };
-                (index, read)
-            });
+            running.spawn(async move { (index, read_file(&store, &path, &columns, &url).await) });
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -123,6 +106,30 @@ where
         }
     }
     Ok(stats)
+}
+
+/// One data file's batches. Data files are written a flush at a time, small enough to
+/// fetch whole; decoding then runs off the async workers.
+pub(crate) async fn read_file(
+    store: &ObjectStoreRef,
+    path: &object_store::path::Path,
+    columns: &ReadColumns,
+    table: &str,
+) -> Result<Vec<RecordBatch>> {
+    let fetched = match store.get(path).await {
+        Ok(object) => object.bytes().await,
+        Err(e) => Err(e),
+    };
+    let name = path.to_string();
+    match fetched {
+        Ok(bytes) => {
+            let (columns, table_name, file) = (columns.clone(), table.to_owned(), name.clone());
+            tokio::task::spawn_blocking(move || decode(bytes, &columns, &table_name, &file))
+                .await
+                .unwrap_or_else(|e| Err(read_error(table, &name, e.to_string())))
+        }
+        Err(e) => Err(read_error(table, &name, e.to_string())),
+    }
 }
 
 fn read_error(table: &str, path: &str, reason: String) -> LakeError {

@@ -1,14 +1,14 @@
 //! `herd score --batch`: every key with a production model (those whose tags match,
 //! when tags are given) forecasts the horizon after an as-of date from its sales in
-//! the lake, and the day's rows replace that as-of date's partition of
-//! `predictions` in one commit — a second run for the same day replaces, never
-//! duplicates.
+//! the lake, and the rows replace, in one commit, the earlier batch rows of the keys
+//! it scored for that as-of date — a second run for the same day replaces, never
+//! duplicates, and rows of other keys or of the continuous scorer stay.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate, Utc};
-use herd_lake::{LakeRoot, tables};
+use herd_lake::{AppendOptions, LakeRoot, RowMatch, tables};
 use herd_models::{History, Model};
 use herd_registry::{ProductionEntry, ProductionRegistry, read_artifact};
 use herd_trainer::{DenseHistory, Windows};
@@ -17,6 +17,9 @@ use tracing::info;
 
 use crate::error::{Result, ScoreError};
 use crate::predictions::{PredictionRows, Scored, predictions_table};
+
+/// The `source` of the rows a batch run writes.
+const BATCH_SOURCE: &str = "batch";
 
 /// Artifacts read at once.
 const READS: usize = 32;
@@ -46,7 +49,10 @@ pub struct BatchSummary {
     /// Keys whose model could not be read or could not forecast.
     pub failed: usize,
     pub rows: usize,
+    /// Files that held earlier batch rows of the scored keys: rewritten without them.
     pub files_replaced: usize,
+    /// Earlier batch rows of the scored keys that this run replaced.
+    pub rows_replaced: usize,
     pub table_version: u64,
     pub read_seconds: f64,
     pub score_seconds: f64,
@@ -127,6 +133,7 @@ pub async fn score_batch(
 
     let scoring = Instant::now();
     let mut rows = PredictionRows::with_capacity(entries.len() * options.horizon);
+    let mut scored_keys: Vec<String> = Vec::with_capacity(entries.len());
     let now = Utc::now();
     for (entry, model) in entries.iter().zip(&models) {
         let Some(model) = model else {
@@ -158,9 +165,10 @@ pub async fn score_batch(
                         model_type: entry.model_type.clone(),
                         cold_start: entry.cold_start,
                     },
-                    "batch",
+                    BATCH_SOURCE,
                     now,
                 );
+                scored_keys.push(entry.key.to_string());
                 summary.scored += 1;
             }
             Err(e) => {
@@ -174,14 +182,23 @@ pub async fn score_batch(
 
     let writing = Instant::now();
     let mut table = tables::open_or_create(lake, &predictions_table()).await?;
-    let replaced = herd_lake::replace_partition(
+    // Only this run's own kind of rows for the keys it scored: other stores' batch
+    // rows and the continuous scorer's rows (whose offsets are committed, so they
+    // would never be written again) are not this run's to replace.
+    let replacing = RowMatch::new()
+        .column_in("key", scored_keys)
+        .column_in("source", [BATCH_SOURCE]);
+    let replaced = herd_lake::replace_rows(
         &mut table,
         "as_of",
         &as_of.to_string(),
+        &replacing,
         vec![rows.finish()?],
+        &AppendOptions::default(),
     )
     .await?;
     summary.files_replaced = replaced.files_removed;
+    summary.rows_replaced = replaced.rows_removed;
     summary.table_version = replaced.version;
     summary.write_seconds = writing.elapsed().as_secs_f64();
     summary.seconds = started.elapsed().as_secs_f64();

@@ -1,6 +1,7 @@
 //! Rebuilding windows from the Delta `sales` table: the archived history of the keys
-//! on the partitions this process owns, in commit order, so that for a repeated day
-//! the later record wins as it did on the topic.
+//! on the partitions this process owns. Every row carries its Kafka partition and
+//! offset, so for a repeated day the record published later wins as it did on the
+//! topic, whatever order the table's files are read in.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,7 +31,6 @@ pub async fn load(
         windows,
         sales,
         WindowLoader::new(windows.capacity(), partitions),
-        false,
     )
     .await
 }
@@ -45,22 +45,19 @@ pub async fn load_before(
 ) -> Result<LoadSummary> {
     let partitions: HashSet<i32> = limits.keys().copied().collect();
     let loader = WindowLoader::new(windows.capacity(), Some(&partitions)).before(limits);
-    read(windows, sales, loader, true).await
+    read(windows, sales, loader).await
 }
 
-/// Scans `sales` through `loader` into `windows`, with the Kafka offsets when
-/// the loader needs them.
+/// Scans `sales` through `loader` into `windows`, with each row's Kafka partition
+/// and offset: the loader orders repeated days by them.
 async fn read(
     windows: &Windows,
     sales: &DeltaTable,
     mut loader: WindowLoader<'_>,
-    offsets: bool,
 ) -> Result<LoadSummary> {
     let mut read = WindowLoader::parquet_columns();
-    read.read.push("kafka_partition".into());
-    if offsets {
-        read.read.push("kafka_offset".into());
-    }
+    read.read
+        .extend(["kafka_partition", "kafka_offset"].map(str::to_owned));
     let options = ScanOptions {
         read,
         since: None,

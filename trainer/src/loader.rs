@@ -18,9 +18,24 @@ use crate::windows::{KeyWindow, Windows};
 /// through a hash map instead of a table.
 const MAX_PAIR_TABLE: usize = 1 << 22;
 
+/// Bits of a packed position that hold the offset; the partition takes the rest.
+const OFFSET_BITS: u32 = 48;
+
+/// (partition, offset) as one number that orders the same way, so that a held
+/// position costs 8 bytes; `None` outside the ranges that fit (partitions below
+/// 65,536, offsets below 2^48: 281 trillion records).
+fn pack(partition: i32, offset: i64) -> Option<u64> {
+    let partition = u64::try_from(partition).ok()?;
+    let offset = u64::try_from(offset).ok()?;
+    (partition < 1 << (64 - OFFSET_BITS) && offset < 1 << OFFSET_BITS)
+        .then_some(partition << OFFSET_BITS | offset)
+}
+
 /// Folds batches of sales rows (`store_id`, `item_id`, `date`, `sales`, `price`,
-/// `promo`, and optionally `kafka_partition`) into windows, in the order given, so
-/// that of two rows for one key and day the later wins.
+/// `promo`, and optionally `kafka_partition` and `kafka_offset`) into windows. Of two
+/// rows for one key and day, the one published later wins: the higher
+/// (`kafka_partition`, `kafka_offset`) when rows carry both, whatever order files are
+/// read in; otherwise the later one given.
 pub struct WindowLoader<'a> {
     capacity: usize,
     partitions: Option<&'a HashSet<i32>>,
@@ -29,6 +44,12 @@ pub struct WindowLoader<'a> {
     /// `store_id/item_id` → index into `keys`.
     by_name: HashMap<Box<str>, usize>,
     keys: Vec<(SeriesKey, KeyWindow)>,
+    /// Parallel to `keys`, by the window's slots: the packed (partition, offset) of
+    /// the row each held day came from (0 for a row without one). Allocated for a
+    /// key at its first row with a position: 8 bytes a day of window (5,840 bytes
+    /// for 730 days, as much as the window's sales and prices), held only while
+    /// loading.
+    positions: Vec<Box<[u64]>>,
     name: String,
     /// Key indices by (store code, item code) for the dictionaries last seen.
     pairs: Option<PairTable>,
@@ -127,6 +148,7 @@ impl<'a> WindowLoader<'a> {
             before: None,
             by_name: HashMap::new(),
             keys: Vec::new(),
+            positions: Vec::new(),
             name: String::new(),
             pairs: None,
             rows: 0,
@@ -181,15 +203,17 @@ impl<'a> WindowLoader<'a> {
             ),
             None => None,
         };
-        let offsets = match (self.before, batch.column_by_name("kafka_offset")) {
-            (None, _) => None,
-            (Some(_), Some(column)) => Some(
+        let offsets = match batch.column_by_name("kafka_offset") {
+            Some(column) => Some(
                 column
                     .as_primitive_opt::<Int64Type>()
                     .ok_or_else(|| corrupt("`kafka_offset` is not an integer"))?,
             ),
-            (Some(_), None) => return Err(corrupt("no column `kafka_offset`")),
+            None if self.before.is_some() => return Err(corrupt("no column `kafka_offset`")),
+            None => None,
         };
+        // Where each row was published, when the rows say.
+        let positions = partitions.zip(offsets);
         if stores.codes.null_count() > 0 || items.codes.null_count() > 0 {
             return Err(corrupt("an id is null"));
         }
@@ -259,20 +283,51 @@ impl<'a> WindowLoader<'a> {
         let (day_values, sales_values, price_values) =
             (dates.values(), sales.values(), prices.values());
         for (index, row) in rows {
-            let row = row as usize;
+            let (index, row) = (index as usize, row as usize);
+            let day = day_values[row];
+            let position = match positions {
+                Some((partitions, offsets)) => {
+                    let (partition, offset) = (partitions.values()[row], offsets.values()[row]);
+                    Some(pack(partition, offset).ok_or_else(|| {
+                        corrupt(&format!(
+                            "kafka_partition {partition}, kafka_offset {offset}: outside the \
+                             positions the loader orders"
+                        ))
+                    })?)
+                }
+                None => None,
+            };
+            let (_, entry) = &mut self.keys[index];
+            let held = &mut self.positions[index];
+            if position.is_some() && held.is_empty() {
+                *held = vec![0; entry.window.capacity()].into_boxed_slice();
+            }
+            self.rows += 1;
+            // A row published before the one whose value the window holds for that
+            // day lost already: files are not read in the order records arrived.
+            if let (Some(position), Some(slot)) = (position, entry.window.held_slot(day))
+                && held[slot] > position
+            {
+                self.replaced += 1;
+                continue;
+            }
             let price = (!prices.is_null(row)).then(|| price_values[row] as f32);
             let promo = !promos.is_null(row) && promos.value(row);
-            let entry = &mut self.keys[index as usize].1;
             entry.partition = partitions.map_or(-1, |p| p.values()[row]);
-            match entry
-                .window
-                .insert(day_values[row], sales_values[row] as f32, price, promo)
-            {
+            let (outcome, slot) =
+                entry
+                    .window
+                    .insert_at(day, sales_values[row] as f32, price, promo);
+            match outcome {
                 Insert::NewDay | Insert::Unchanged => {}
                 Insert::Replaced => self.replaced += 1,
                 Insert::TooOld => self.too_old += 1,
             }
-            self.rows += 1;
+            if let Some(slot) = slot
+                && !held.is_empty()
+            {
+                held[slot] = position.unwrap_or(0);
+            }
         }
         Ok(())
     }
@@ -299,6 +354,7 @@ impl<'a> WindowLoader<'a> {
                 trained_through: None,
             },
         ));
+        self.positions.push(Box::default());
         let index = self.keys.len() - 1;
         self.by_name.insert(self.name.as_str().into(), index);
         Ok(index)
@@ -306,133 +362,4 @@ impl<'a> WindowLoader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use chrono::NaiveDate;
-    use herd_lake::arrow::array::{
-        BooleanArray, Date32Array, DictionaryArray, Float64Array, Int64Array,
-    };
-    use herd_lake::arrow::datatypes::{Field, Schema};
-
-    use super::*;
-
-    /// Rows (store, item, day, sales) as a batch, ids plain or as dictionaries.
-    fn batch(rows: &[(&str, &str, i32, f64)], dictionary: bool) -> RecordBatch {
-        type Row<'r> = (&'r str, &'r str, i32, f64);
-        let ids = |pick: for<'r> fn(&Row<'r>) -> &'r str| -> ArrayRef {
-            let values: Vec<&str> = rows.iter().map(pick).collect();
-            if dictionary {
-                Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>())
-            } else {
-                Arc::new(StringArray::from(values))
-            }
-        };
-        let (store, item) = (ids(|r| r.0), ids(|r| r.1));
-        let schema = Schema::new(vec![
-            Field::new("store_id", store.data_type().clone(), false),
-            Field::new("item_id", item.data_type().clone(), false),
-            Field::new("date", DataType::Date32, false),
-            Field::new("sales", DataType::Float64, false),
-            Field::new("price", DataType::Float64, true),
-            Field::new("promo", DataType::Boolean, true),
-        ]);
-        RecordBatch::try_new(
-            Arc::new(schema),
-            vec![
-                store,
-                item,
-                Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.2))),
-                Arc::new(rows.iter().map(|r| r.3).collect::<Float64Array>()),
-                Arc::new(rows.iter().map(|_| None::<f64>).collect::<Float64Array>()),
-                Arc::new(rows.iter().map(|_| Some(false)).collect::<BooleanArray>()),
-            ],
-        )
-        .unwrap()
-    }
-
-    fn load(batches: &[RecordBatch]) -> Windows {
-        let windows = Windows::new(10);
-        let mut loader = WindowLoader::new(10, None);
-        for b in batches {
-            loader.add(b).unwrap();
-        }
-        loader.finish(&windows);
-        windows
-    }
-
-    #[test]
-    fn dictionary_and_plain_ids_give_the_same_windows_and_later_rows_win() {
-        let rows = [
-            ("S1", "I1", 100, 1.0),
-            ("S1", "I2", 100, 2.0),
-            ("S2", "I1", 100, 3.0),
-            ("S1", "I1", 101, 4.0),
-            ("S1", "I1", 100, 5.0), // a later correction of day 100
-            ("S2", "I1", 101, 6.0),
-        ];
-        let (first, second) = rows.split_at(3);
-        let plain = load(&[batch(first, false), batch(second, false)]);
-        let dict = load(&[batch(first, true), batch(second, true)]);
-        assert_eq!(plain.digest(), dict.digest());
-        assert_eq!(plain.counts().keys, 3);
-        let key: SeriesKey = "S1/I1".parse().unwrap();
-        let dense = dict.map().get(&key).unwrap().window.dense();
-        assert_eq!(dense.sales, [5.0, 4.0]);
-        assert_eq!(dict.counts().replaced, 1);
-    }
-
-    #[test]
-    fn offset_limits_keep_each_partition_as_it_stood() {
-        let rows = [
-            ("S1", "I1", 100, 1.0),
-            ("S1", "I1", 101, 2.0),
-            ("S1", "I2", 100, 3.0),
-            ("S1", "I2", 101, 4.0),
-        ];
-        let plain = batch(&rows, false);
-        let mut columns = plain.columns().to_vec();
-        let mut fields: Vec<Field> = plain
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        columns.push(Arc::new(Int32Array::from(vec![0, 0, 1, 1])));
-        fields.push(Field::new("kafka_partition", DataType::Int32, false));
-        columns.push(Arc::new(Int64Array::from(vec![5, 6, 5, 6])));
-        fields.push(Field::new("kafka_offset", DataType::Int64, false));
-        let with_offsets = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-
-        // Partition 0 up to offset 6 (exclusive), partition 1 up to 7; nothing else.
-        let limits = HashMap::from([(0, 6), (1, 7)]);
-        let windows = Windows::new(10);
-        let mut loader = WindowLoader::new(10, None).before(&limits);
-        loader.add(&with_offsets).unwrap();
-        assert_eq!(loader.finish(&windows), (3, 2));
-        let last = |item: &str| {
-            let key: SeriesKey = format!("S1/{item}").parse().unwrap();
-            windows.map().get(&key).unwrap().window.last_day()
-        };
-        assert_eq!(
-            last("I1"),
-            NaiveDate::from_num_days_from_ce_opt(100 + 719_163)
-        );
-        assert_eq!(
-            last("I2"),
-            NaiveDate::from_num_days_from_ce_opt(101 + 719_163)
-        );
-
-        // Limits need the offsets.
-        let mut loader = WindowLoader::new(10, None).before(&limits);
-        assert!(loader.add(&plain).is_err());
-    }
-
-    #[test]
-    fn a_missing_column_is_an_error_not_a_panic() {
-        let b = batch(&[("S1", "I1", 1, 1.0)], false);
-        let without_sales = b.project(&[0, 1, 2, 4, 5]).unwrap();
-        let mut loader = WindowLoader::new(10, None);
-        assert!(loader.add(&without_sales).is_err());
-    }
-}
+mod tests;

@@ -90,6 +90,16 @@ impl Window {
             + self.promo.len() * 8
     }
 
+    /// Where `day`'s value is kept, if the window holds one for it: the same slot for
+    /// the same day until the day falls out of the window.
+    pub fn held_slot(&self, day: Day) -> Option<usize> {
+        if self.observed == 0 || day > self.end || day < self.first_day() {
+            return None;
+        }
+        let slot = self.slot(day);
+        (!self.sales[slot].is_nan()).then_some(slot)
+    }
+
     fn slot(&self, day: Day) -> usize {
         day.rem_euclid(self.capacity() as Day) as usize
     }
@@ -100,10 +110,22 @@ impl Window {
 
     /// Records `sales` (finite, ≥ 0 by the record contract) on `day`.
     pub fn insert(&mut self, day: Day, sales: f32, price: Option<f32>, promo: bool) -> Insert {
+        self.insert_at(day, sales, price, promo).0
+    }
+
+    /// [`insert`](Self::insert), also naming the slot that holds `day`'s value now
+    /// (`None` when too old), as [`held_slot`](Self::held_slot) would.
+    pub fn insert_at(
+        &mut self,
+        day: Day,
+        sales: f32,
+        price: Option<f32>,
+        promo: bool,
+    ) -> (Insert, Option<usize>) {
         if self.observed == 0 || day > self.end {
             self.advance_to(day);
         } else if day < self.first_day() {
-            return Insert::TooOld;
+            return (Insert::TooOld, None);
         }
         let slot = self.slot(day);
         let (word, bit) = (slot / 64, slot % 64);
@@ -115,7 +137,7 @@ impl Window {
             && self.price[slot].to_bits() == price.to_bits()
             && (self.promo[word] >> bit & 1 == 1) == promo
         {
-            return Insert::Unchanged;
+            return (Insert::Unchanged, Some(slot));
         } else {
             Insert::Replaced
         };
@@ -126,7 +148,7 @@ impl Window {
         } else {
             self.promo[word] &= !(1 << bit);
         }
-        outcome
+        (outcome, Some(slot))
     }
 
     /// Moves the end to `day`, clearing the slots of days that fall out.
@@ -231,6 +253,29 @@ mod tests {
         w.insert(day("2025-01-01"), 9.0, None, false);
         assert_eq!(w.observed_days(), 1);
         assert_eq!(w.dense().sales, [9.0]);
+    }
+
+    #[test]
+    fn held_slots_name_observed_days_in_the_window_only() {
+        let mut w = Window::new(7);
+        assert_eq!(w.held_slot(day("2024-01-05")), None);
+        w.insert(day("2024-01-05"), 5.0, None, false);
+        w.insert(day("2024-01-03"), 3.0, None, false);
+        let slot = w.held_slot(day("2024-01-05")).unwrap();
+        assert_ne!(w.held_slot(day("2024-01-03")), Some(slot));
+        assert_eq!(w.held_slot(day("2024-01-04")), None, "not observed");
+        assert_eq!(w.held_slot(day("2024-01-06")), None, "after the end");
+        // Two windows later the slot holds another day; the old one is gone.
+        assert_eq!(
+            w.insert_at(day("2024-01-12"), 12.0, None, false),
+            (Insert::NewDay, Some(slot))
+        );
+        assert_eq!(
+            w.insert_at(day("2024-01-01"), 1.0, None, false),
+            (Insert::TooOld, None)
+        );
+        assert_eq!(w.held_slot(day("2024-01-05")), None);
+        assert_eq!(w.held_slot(day("2024-01-12")), Some(slot));
     }
 
     #[test]

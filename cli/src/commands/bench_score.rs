@@ -91,7 +91,7 @@ pub async fn train_and_promote(
 
 fn line(stage: &str, s: &BatchSummary) -> serde_json::Value {
     json!({"bench": "score", "stage": stage, "as_of": s.as_of, "keys": s.scored,
-        "rows": s.rows, "files_replaced": s.files_replaced, "read_seconds": s.read_seconds,
+        "rows": s.rows, "files_replaced": s.files_replaced, "rows_replaced": s.rows_replaced, "read_seconds": s.read_seconds,
         "score_seconds": s.score_seconds, "write_seconds": s.write_seconds,
         "seconds": s.seconds, "keys_per_s": s.scored as f64 / s.seconds.max(1e-9),
         "rows_per_s": s.rows as f64 / s.seconds.max(1e-9), "peak_rss_mb": peak_rss_mb()})

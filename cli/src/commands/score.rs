@@ -29,7 +29,7 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
     let lake = LakeRoot::parse(&settings.lake_root)?;
     let summary = score_batch(&lake, &production_root(settings)?, &options).await?;
     println!(
-        "scored {} keys as of {} ({} with a production model, {} matched): {} rows to predictions (table version {}, {} files replaced); {} without sales, {} failed",
+        "scored {} keys as of {} ({} with a production model, {} matched): {} rows to predictions (table version {}, replacing {} earlier batch rows in {} files); {} without sales, {} failed",
         summary.scored,
         summary
             .as_of
@@ -38,6 +38,7 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         summary.matched,
         summary.rows,
         summary.table_version,
+        summary.rows_replaced,
         summary.files_replaced,
         summary.no_sales,
         summary.failed,
