@@ -314,7 +314,8 @@ pub struct PromoteArgs {
     /// Continuous mode: consumer group [default: herd-promoter]
     #[arg(long)]
     pub group: Option<String>,
-    /// Continuous mode: stop after this many seconds without a model event
+    /// Continuous mode: stop after this many seconds without a model event, once no
+    /// candidate waits (deferred) for the archive's sales
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
 }

@@ -155,7 +155,9 @@ pub async fn follow(
         let idle = options
             .idle_exit
             .is_some_and(|limit| assigned && last_activity.elapsed() >= limit);
-        if idle && waiting.is_empty() {
+        // A deferred candidate waits for the archive, not for an event: stopping now
+        // would leave it undecided until the next start.
+        if idle && waiting.is_empty() && deferred.is_empty() {
             info!("no model events for a while; stopping");
             break;
         }

@@ -16,10 +16,10 @@ use herd_tests::live::{
     HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored,
     scorer, wait_until_every_partition_scored,
 };
-use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::predictions::{self, PredictionsTable};
 use herd_tests::process::Jitter;
 use herd_tests::production::ProductionTable;
+use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 
 #[test]
 fn sigkill_three_times_loses_and_duplicates_nothing() {

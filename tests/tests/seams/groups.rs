@@ -7,11 +7,10 @@ use std::time::Duration;
 use herd_tests::cli::FINISH;
 use herd_tests::env::Env;
 use herd_tests::live::{
-    HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored,
-    scorer,
+    HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored, scorer,
 };
-use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::predictions::PredictionsTable;
+use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 
 #[test]
 fn two_scorer_groups_each_forecast_every_record_once() {

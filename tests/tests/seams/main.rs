@@ -2,9 +2,11 @@
 //! meet or two processes overlap, restart, rebalance or fail, each case against the
 //! real broker and real Delta tables.
 
+mod batch_replace;
 mod chaos;
 mod gaps;
 mod groups;
+mod last_write;
 mod promoter_catch_up;
 mod rule;
 mod scorer_failures;
