@@ -68,3 +68,18 @@ pub fn archive(env: &Env, idle_exit: &str) -> u64 {
     );
     numbers(line(&stdout, "archived "))[0]
 }
+
+/// Model versions registered so far (`herd models list --all-versions`), or 0 before
+/// the registry exists.
+pub fn registered_versions(env: &Env) -> usize {
+    let ran = crate::process::Ran::run(
+        env.herd()
+            .args(["models", "list", "--all-versions", "--format", "json"]),
+        None,
+    );
+    if ran.success {
+        ran.stdout.lines().count()
+    } else {
+        0
+    }
+}

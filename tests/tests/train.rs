@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use herd_schemas::{ModelEvent, ModelEventKind};
-use herd_tests::cli::{FINISH, archive, close, herd_ok, ingest, line, numbers};
+use herd_tests::cli::{
+    FINISH, archive, close, herd_ok, ingest, line, numbers, registered_versions,
+};
 use herd_tests::env::Env;
 use herd_tests::lake::SalesTable;
 use herd_tests::process::{Background, Ran};
@@ -694,7 +696,7 @@ fn a_second_trainer_in_the_group_does_not_retrain_what_the_first_trained() {
     first.args(["train", "--group", &group, "--idle-exit", "15"]);
     let mut first = Background::spawn(first, env.dir(), "train-first");
     let started = Instant::now();
-    while models_count(&env) < keys {
+    while registered_versions(&env) < keys {
         assert!(
             first.is_running(),
             "the first trainer stopped:\n{}",
@@ -718,18 +720,4 @@ fn a_second_trainer_in_the_group_does_not_retrain_what_the_first_trained() {
     let distinct: BTreeSet<String> = keys_of(&versions).into_iter().collect();
     assert_eq!(distinct.len(), keys);
     assert_eq!(versions.len(), keys, "a key was trained twice");
-}
-
-/// Registered versions so far, or 0 before the registry exists.
-fn models_count(env: &Env) -> usize {
-    let ran = Ran::run(
-        env.herd()
-            .args(["models", "list", "--all-versions", "--format", "json"]),
-        None,
-    );
-    if ran.success {
-        ran.stdout.lines().count()
-    } else {
-        0
-    }
 }

@@ -4,19 +4,17 @@
 //! they would never be written again) in place.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::NaiveDate;
-use herd_tests::cli::{FINISH, archive, herd_ok, line, numbers};
+use herd_tests::cli::{FINISH, archive, herd_ok, line};
 use herd_tests::env::Env;
+use herd_tests::live::{HORIZON, SCORING, STARTUP, lake_with_production, scorer};
 use herd_tests::predictions::PredictionsTable;
-use herd_tests::process::Background;
 use herd_tests::production::ProductionTable;
+use herd_tests::simulated::{HISTORY_DAYS, day, published, simulate, sold_since};
 use herd_tests::small_lake::{self, SmallLakeOptions};
-use herd_tests::topic;
 
 /// The default horizon: rows per key and as-of day.
-const HORIZON: i64 = 28;
 /// 3 stores × 20 items, in the small lake and in the simulated stream alike.
 const KEYS: usize = 60;
 
@@ -87,84 +85,19 @@ fn a_batch_run_for_one_store_keeps_the_other_stores_forecasts() {
     );
 }
 
-/// Logged by a scorer once it has partitions and knows where to start in each.
-const SCORING: &str = "scoring partitions";
-/// Day indices `0..HISTORY_DAYS` are history; live days follow.
-const HISTORY_DAYS: u32 = 200;
 const LIVE_DAYS: u32 = 2;
-
-/// The date of day index `day` (simulate starts at 2022-01-01).
-fn day(day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2022, 1, 1).expect("a date") + chrono::Days::new(u64::from(day))
-}
-
-/// `herd simulate` for 3 stores × 20 items from day index `first` (history up to
-/// day 199, then `live_days` live days); `--days 200` makes every key sell on every
-/// live day.
-fn simulate(env: &Env, name: &str, first: u32, live_days: u32) -> Background {
-    let mut command = env.herd();
-    command.args([
-        "simulate", "--stores", "3", "--items", "20", "--days", "200",
-    ]);
-    command.args(["--history-days", &HISTORY_DAYS.to_string()]);
-    command.args(["--start-day", &first.to_string()]);
-    command.args(["--live-days", &live_days.to_string()]);
-    command.args(["--days-per-second", "2"]);
-    Background::spawn(command, env.dir(), name)
-}
-
-/// The records a finished simulate delivered, failing the test on any loss.
-fn published(stdout: &str) -> u64 {
-    let summary = line(stdout, "published ");
-    let [history, _, live, delivered, failed, unacknowledged, ..] = numbers(summary)[..] else {
-        panic!("unexpected simulate summary: {summary}");
-    };
-    assert_eq!((failed, unacknowledged), (0, 0), "{summary}");
-    assert_eq!(delivered, history + live, "{summary}");
-    delivered
-}
-
-/// (key, day) of every record on the sales topic dated `from` or later.
-fn sold_since(env: &Env, from: NaiveDate) -> BTreeSet<(String, NaiveDate)> {
-    let mut sold = BTreeSet::new();
-    for record in topic::drain(&env.sales) {
-        let json: serde_json::Value =
-            serde_json::from_slice(&record.value).expect("sales records are JSON");
-        let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
-        let date: NaiveDate = text("date").parse().expect("a date");
-        if date >= from {
-            let key = format!("{}/{}", text("store_id"), text("item_id"));
-            assert!(sold.insert((key, date)), "published twice: {json}");
-        }
-    }
-    sold
-}
 
 #[test]
 fn a_batch_run_keeps_the_stream_forecasts_of_its_day() {
     let env = Env::new("seams-batch-stream", 3);
-    env.create_topics();
-    let history = published(&simulate(&env, "history", 0, 0).wait_success(FINISH));
-    assert_eq!(archive(&env, "3"), history, "archived what was published");
-    herd_ok(
-        &env,
-        "train",
-        &["train", "--once", "--models", "seasonal_naive"],
-    );
-    herd_ok(&env, "promote", &["promote", "--once", "--rule", "true"]);
+    lake_with_production(&env, "true");
 
     // The continuous scorer forecasts every key as of each live day.
-    let mut scorer = env.herd();
-    scorer.args([
-        "score",
-        "--group",
-        &herd_tests::unique("seams-batch-scorer"),
-        "--idle-exit",
-        "5",
-    ]);
-    let mut scorer = Background::spawn(scorer, env.dir(), "scorer");
-    scorer.wait_for_log(SCORING, Duration::from_secs(60));
-    let live = published(&simulate(&env, "live", HISTORY_DAYS, LIVE_DAYS).wait_success(FINISH));
+    let group = herd_tests::unique("seams-batch-scorer");
+    let mut scorer = scorer(&env, &group, "scorer", &["--idle-exit", "5"]);
+    scorer.wait_for_log(SCORING, STARTUP);
+    let live =
+        published(&simulate(&env, "live", HISTORY_DAYS, LIVE_DAYS, "2").wait_success(FINISH));
     eprintln!("{}", line(&scorer.wait_success(FINISH), "scored "));
     let sold = sold_since(&env, day(HISTORY_DAYS));
     assert_eq!(

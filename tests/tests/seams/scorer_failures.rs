@@ -5,14 +5,12 @@
 //! failure record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use chrono::NaiveDate;
-use herd_tests::cli::{FINISH, archive, herd_ok, line, numbers};
+use herd_tests::cli::{FINISH, line, numbers};
 use herd_tests::env::Env;
+use herd_tests::live::{SCORING, STARTUP, lake_with_production, scorer};
 use herd_tests::predictions::PredictionsTable;
-use herd_tests::process::Background;
-use herd_tests::production::ProductionTable;
 use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 use herd_tests::topic;
 
@@ -73,28 +71,12 @@ fn failures(env: &Env) -> Vec<Failure> {
 #[test]
 fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
     let env = Env::new("seams-score-failures", 3);
-    env.create_topics();
-    let history = published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
-    assert_eq!(archive(&env, "3"), history, "archived what was published");
-    herd_ok(
-        &env,
-        "train",
-        &["train", "--once", "--models", "seasonal_naive"],
-    );
-    herd_ok(&env, "promote", &["promote", "--once", "--rule", "true"]);
-    let production = ProductionTable::read(&env.lake_root());
+    let production = lake_with_production(&env, "true");
     assert_eq!(production.current().len(), KEYS, "every key in production");
 
-    let mut command = env.herd();
-    command.args([
-        "score",
-        "--group",
-        &herd_tests::unique("seams-score-failures"),
-        "--idle-exit",
-        "8",
-    ]);
-    let mut scorer = Background::spawn(command, env.dir(), "scorer");
-    scorer.wait_for_log("scoring partitions", Duration::from_secs(60));
+    let group = herd_tests::unique("seams-score-failures");
+    let mut scorer = scorer(&env, &group, "scorer", &["--idle-exit", "8"]);
+    scorer.wait_for_log(SCORING, STARTUP);
 
     // The scorer loads models on a key's first forecast: these are gone before it.
     let mut artifacts: BTreeMap<String, String> = BTreeMap::new();

@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use herd_bus::KafkaOptions;
-use herd_tests::cli::{herd_ok, ingest, numbers};
+use herd_tests::cli::{herd_ok, ingest, numbers, registered_versions};
 use herd_tests::env::Env;
-use herd_tests::process::{Background, Ran};
+use herd_tests::process::Background;
 use herd_tests::registry::ModelsTable;
 use herd_tests::topic;
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
@@ -30,20 +30,6 @@ fn start_trainer(env: &Env, name: &str) -> Background {
         "ridge",
     ]);
     Background::spawn(command, env.dir(), name)
-}
-
-/// Registered versions so far, or 0 before the registry exists.
-fn models_count(env: &Env) -> usize {
-    let ran = Ran::run(
-        env.herd()
-            .args(["models", "list", "--all-versions", "--format", "json"]),
-        None,
-    );
-    if ran.success {
-        ran.stdout.lines().count()
-    } else {
-        0
-    }
 }
 
 /// Waits for `trainer` to exit by itself within [`EXIT_WITHIN`] and checks that it
@@ -79,7 +65,7 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
     ingest(&env, "ingest-first", "first.jsonl");
     let mut trainer = start_trainer(&env, "trainer");
     let started = Instant::now();
-    while models_count(&env) < KEYS {
+    while registered_versions(&env) < KEYS {
         assert!(trainer.is_running(), "{}", trainer.stderr());
         assert!(
             started.elapsed() < Duration::from_secs(120),
@@ -88,7 +74,7 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert_eq!(models_count(&env), KEYS);
+    assert_eq!(registered_versions(&env), KEYS);
 
     // The registry's directory is replaced by a file (a mistaken cleanup, a
     // remount): the next registration cannot write there.
