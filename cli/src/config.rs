@@ -380,6 +380,13 @@ impl Settings {
             .map_err(|e| ConfigError::Layer(format!("promote.rule: {e}")))?;
         check_margin(settings.promote.margin)
             .map_err(|e| ConfigError::Layer(format!("promote.margin: {e}")))?;
+        if settings.promote.catch_up_seconds == 0 {
+            return Err(ConfigError::Layer(
+                "promote.catch_up_seconds: 0 would re-read every candidate without pause; \
+                 give at least 1"
+                    .to_owned(),
+            ));
+        }
         Ok(Loaded {
             settings,
             file: used,

@@ -256,6 +256,23 @@ fn a_promotion_rule_that_cannot_be_judged_is_refused_at_start_up() {
 }
 
 #[test]
+fn a_zero_catch_up_interval_is_refused_at_start_up() {
+    let mut file = tempfile();
+    writeln!(file.1, "[promote]\ncatch_up_seconds = 0").expect("written");
+    let output = herd()
+        .args(["--config", &file.0, "doctor"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: promote.catch_up_seconds: 0 would"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn environment_overrides_file_and_flags_override_environment() {
     let mut file = tempfile();
     writeln!(file.1, "[topics]\npartitions = 3").expect("written");

@@ -51,7 +51,7 @@ pub async fn run(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<()> 
             max_batch: 50_000,
             retry_deferred: Duration::from_secs(30),
             idle_exit: args.idle_exit.map(Duration::from_secs),
-            catch_up: Duration::from_secs(settings.promote.catch_up_seconds.max(1)),
+            catch_up: Duration::from_secs(settings.promote.catch_up_seconds),
         };
         let cancel = crate::shutdown::cancel_on_signal();
         follow(&mut promoter, &follow_options, &mut publisher, &cancel).await?
