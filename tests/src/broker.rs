@@ -2,8 +2,10 @@
 //! `scripts/kafka.sh` on free loopback ports with its state in a temp directory, so
 //! the shared broker and the tests beside it never notice. Stopped when dropped.
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::process::Command;
+use std::sync::Mutex;
 
 use tempfile::TempDir;
 
@@ -48,6 +50,7 @@ impl OwnBroker {
             .env("HERD_KAFKA_DATA_DIR", self.dir.path().join("kafka"))
             .env("HERD_KAFKA_PORT", self.port.to_string())
             .env("HERD_KAFKA_CONTROLLER_PORT", (self.port + 1).to_string())
+            .env("HERD_KAFKA_START_TIMEOUT", "120")
             .env("HERD_KAFKA_STOP_TIMEOUT", "20");
         command
     }
@@ -68,14 +71,22 @@ impl Drop for OwnBroker {
     }
 }
 
-/// A port `p` with `p + 1` free too (broker and controller).
+/// A port `p` with `p + 1` free too (broker and controller), never one handed to
+/// another broker of this test process: two brokers starting side by side would
+/// otherwise both see the other's ports free before either binds them.
 fn free_port_pair() -> u16 {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     for _ in 0..50 {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+        let taken = [port.wrapping_sub(1), port, port.saturating_add(1)]
+            .iter()
+            .any(|p| handed_out.contains(p));
+        if port < u16::MAX && !taken && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            handed_out.extend([port, port + 1]);
             return port;
         }
     }
