@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::gap::{Gap, GapPolicy};
+use crate::status::{Health, LoopMetrics, Status};
 use crate::transient::{Outage, is_transient, watermarks};
 use crate::{BusError, KafkaOptions};
 
@@ -51,7 +52,7 @@ impl Default for FlushPolicy {
 }
 
 /// How the loop runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct LoopOptions {
     pub flush: FlushPolicy,
     /// Stop (after a final flush) once no record arrived for this long; `None` runs
@@ -59,6 +60,8 @@ pub struct LoopOptions {
     pub stop_when_idle: Option<Duration>,
     /// What to do when a partition's next offset was deleted before it was read.
     pub on_gap: GapPolicy,
+    /// Where the loop reports its health and counters.
+    pub status: Status,
 }
 
 /// One record as the sink sees it.
@@ -148,9 +151,31 @@ pub enum LoopError<E: std::error::Error + 'static> {
     Sink(E),
 }
 
-/// Notes partition assignments and revocations for the loop to act on.
+/// Notes partition assignments and revocations for the loop to act on, and whether
+/// the last one revoked partitions (the member is rejoining its group).
 #[derive(Default)]
-struct RebalanceFlag(AtomicBool);
+struct RebalanceFlag {
+    changed: AtomicBool,
+    revoked: AtomicBool,
+}
+
+impl RebalanceFlag {
+    /// Whether the assignment changed since the last call.
+    fn take(&self) -> bool {
+        self.changed.swap(false, Ordering::SeqCst)
+    }
+
+    /// What readiness the last rebalance leaves the member in.
+    fn health(&self, group: &str) -> Health {
+        if self.revoked.load(Ordering::SeqCst) {
+            Health::Starting(format!(
+                "partitions revoked; waiting for consumer group {group} to assign them"
+            ))
+        } else {
+            Health::Ready
+        }
+    }
+}
 
 impl ClientContext for RebalanceFlag {}
 
@@ -159,7 +184,9 @@ impl ConsumerContext for RebalanceFlag {
         match rebalance {
             Rebalance::Assign(list) | Rebalance::Revoke(list) => {
                 debug!(partitions = list.count(), "rebalance");
-                self.0.store(true, Ordering::SeqCst);
+                self.revoked
+                    .store(matches!(rebalance, Rebalance::Revoke(_)), Ordering::SeqCst);
+                self.changed.store(true, Ordering::SeqCst);
             }
             Rebalance::Error(err) => warn!(error = %err, "rebalance error"),
         }
@@ -175,7 +202,8 @@ struct Position {
 }
 
 /// Consumes `topic` in consumer group `group` and hands records to `sink` exactly
-/// once, until `cancel` fires; then flushes what is buffered and returns.
+/// once, until `cancel` fires; then flushes what is buffered and returns. Its health
+/// and counters go to `run.status` as it runs.
 pub async fn run_exactly_once<S: ExactlyOnceSink>(
     options: &KafkaOptions,
     group: &str,
@@ -184,7 +212,29 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     sink: &mut S,
     cancel: CancellationToken,
 ) -> Result<LoopStats, LoopError<S::Error>> {
+    let status = run.status.clone();
+    status.set(Health::Starting(format!(
+        "joining consumer group {group} on {topic}"
+    )));
+    let consumed = consume(options, group, topic, run, sink, cancel).await;
+    match &consumed {
+        Ok(_) => status.set(Health::Stopping),
+        Err(err) => status.fail(format!("consuming {topic}: {err}")),
+    }
+    consumed
+}
+
+async fn consume<S: ExactlyOnceSink>(
+    options: &KafkaOptions,
+    group: &str,
+    topic: &str,
+    run: LoopOptions,
+    sink: &mut S,
+    cancel: CancellationToken,
+) -> Result<LoopStats, LoopError<S::Error>> {
     let policy = run.flush;
+    let status = &run.status;
+    let mut metrics = LoopMetrics::new(status);
     let mut last_record = Instant::now();
     let consumer: StreamConsumer<RebalanceFlag> = options
         .consumer_config(group)
@@ -211,11 +261,14 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
     let mut paused = false;
     let mut outage: Option<Outage> = None;
     loop {
-        if consumer.context().0.swap(false, Ordering::SeqCst) {
+        if consumer.context().take() {
             state.reset(&consumer, topic, sink).await?;
             // A new assignment starts unpaused, and the idle clock starts with it.
             paused = false;
             last_record = Instant::now();
+            if outage.is_none() {
+                status.set(consumer.context().health(group));
+            }
         }
         let ticked = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -229,6 +282,7 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                         // are served by polling too) and says what is going on.
                         state.stats.transient_errors += 1;
                         outage.get_or_insert_with(Outage::start).note(topic, &err);
+                        status.set(Health::Degraded(format!("Kafka is unavailable: {err}")));
                         tokio::select! {
                             _ = cancel.cancelled() => break,
                             _ = tokio::time::sleep(Outage::PACE) => {}
@@ -239,13 +293,15 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
                 };
                 if let Some(outage) = outage.take() {
                     outage.end(topic);
+                    status.set(consumer.context().health(group));
                 }
-                if consumer.context().0.swap(false, Ordering::SeqCst) {
+                if consumer.context().take() {
                     // The assignment changed under this message: start over from
                     // what the sink has stored.
                     state.reset(&consumer, topic, sink).await?;
                     paused = false;
                     last_record = Instant::now();
+                    status.set(consumer.context().health(group));
                     continue;
                 }
                 received_since_tick = true;
@@ -257,6 +313,19 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
             if sink.paused() != paused {
                 paused = !paused;
                 set_paused(&consumer, paused);
+            }
+            metrics.publish(&state.stats, state.positions.len(), paused);
+            if let Some(down) = outage.as_mut().filter(|o| o.probe_due()) {
+                if reachable(&consumer, topic).await {
+                    // The broker is back though no record has arrived yet (an idle
+                    // topic).
+                    if let Some(outage) = outage.take() {
+                        outage.end(topic);
+                    }
+                    status.set(consumer.context().health(group));
+                } else {
+                    down.probed();
+                }
             }
             if std::mem::take(&mut received_since_tick) || state.positions.is_empty() {
                 // Idle time counts only while partitions are assigned: a member
@@ -278,13 +347,27 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
             state.flush(&consumer, topic, sink).await?;
         }
     }
+    status.set(Health::Stopping);
     state.flush(&consumer, topic, sink).await?;
+    metrics.publish(&state.stats, state.positions.len(), paused);
     info!(
         records = state.stats.records,
         flushes = state.stats.flushes,
         "stopped"
     );
     Ok(state.stats)
+}
+
+/// Whether the broker answers a metadata request for `topic` within a second.
+async fn reachable(consumer: &Arc<StreamConsumer<RebalanceFlag>>, topic: &str) -> bool {
+    let (consumer, topic) = (Arc::clone(consumer), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(1))
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Pauses or resumes fetching from every assigned partition.

@@ -1,5 +1,6 @@
 //! Herd's side of Kafka: one client configuration, topic setup, a bulk keyed producer,
-//! a broker probe and a keyed round trip that proves the path works.
+//! a broker probe, a keyed round trip that proves the path works, and the status
+//! (health and counters) every service loop reports.
 //!
 //! Nothing here knows about Delta tables; Kafka and the lake meet only in the services
 //! that compose them.
@@ -12,6 +13,7 @@ mod events;
 mod exactly_once;
 mod gap;
 mod roundtrip;
+mod status;
 mod transient;
 
 pub use admin::{
@@ -28,6 +30,7 @@ pub use exactly_once::{
 };
 pub use gap::GapPolicy;
 pub use roundtrip::{RoundTripReport, round_trip};
+pub use status::{Counter, Gauge, Health, Status};
 pub use transient::is_transient;
 
 /// The version of the bundled librdkafka, e.g. `2.12.1`.

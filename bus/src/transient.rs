@@ -63,6 +63,7 @@ pub(crate) struct Outage {
     since: Instant,
     errors: u64,
     last_warned: Instant,
+    last_error: Instant,
 }
 
 impl Outage {
@@ -71,6 +72,8 @@ impl Outage {
     pub const PACE: Duration = Duration::from_millis(20);
     /// Warnings during one outage at most this often.
     const WARN_EVERY: Duration = Duration::from_secs(5);
+    /// Quiet this long, the broker is asked whether it is back.
+    const PROBE_AFTER: Duration = Duration::from_secs(2);
 
     pub fn start() -> Self {
         let now = Instant::now();
@@ -78,11 +81,24 @@ impl Outage {
             since: now,
             errors: 0,
             last_warned: now - Self::WARN_EVERY,
+            last_error: now,
         }
+    }
+
+    /// Whether to ask the broker whether it is back: once no error came for a
+    /// while, since an idle topic brings no record to end the outage.
+    pub fn probe_due(&self) -> bool {
+        self.last_error.elapsed() >= Self::PROBE_AFTER
+    }
+
+    /// The broker did not answer the probe: the next one waits as long again.
+    pub fn probed(&mut self) {
+        self.last_error = Instant::now();
     }
 
     pub fn note(&mut self, topic: &str, err: &KafkaError) {
         self.errors += 1;
+        self.last_error = Instant::now();
         if self.last_warned.elapsed() >= Self::WARN_EVERY {
             self.last_warned = Instant::now();
             warn!(

@@ -210,6 +210,10 @@ pub struct TrainArgs {
     /// Continuous mode: stop after this many seconds without a new record
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
+    /// Continuous mode: serve /healthz, /readyz and /metrics (OpenMetrics) on this
+    /// address, e.g. 127.0.0.1:9464 (port 0 picks a free one and logs it)
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "once")]
+    pub status_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +287,10 @@ pub struct ScoreArgs {
     /// stop, or warn and go on without them [default: fail, or score.on_gap]
     #[arg(long, value_enum, conflicts_with = "batch")]
     pub on_gap: Option<OnGapArg>,
+    /// Continuous mode: serve /healthz, /readyz and /metrics (OpenMetrics) on this
+    /// address, e.g. 127.0.0.1:9464 (port 0 picks a free one and logs it)
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "batch")]
+    pub status_listen: Option<std::net::SocketAddr>,
 }
 
 /// What continuous scoring does for a key without a production model.
@@ -318,6 +326,10 @@ pub struct PromoteArgs {
     /// candidate waits (deferred) for the archive's sales
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<u64>,
+    /// Continuous mode: serve /healthz, /readyz and /metrics (OpenMetrics) on this
+    /// address, e.g. 127.0.0.1:9464 (port 0 picks a free one and logs it)
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "once")]
+    pub status_listen: Option<std::net::SocketAddr>,
 }
 
 /// How each key's model is chosen; flags override `[train]` in herd.toml.
@@ -661,6 +673,10 @@ pub struct ArchiveArgs {
     /// on without them [default: fail, or archive.on_gap]
     #[arg(long, value_enum)]
     pub on_gap: Option<OnGapArg>,
+    /// Serve /healthz, /readyz and /metrics (OpenMetrics) on this
+    /// address, e.g. 127.0.0.1:9464 (port 0 picks a free one and logs it)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_listen: Option<std::net::SocketAddr>,
 }
 
 /// What a consumer does when records were deleted before it read them.

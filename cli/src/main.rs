@@ -7,6 +7,7 @@ mod config;
 mod logging;
 mod progress;
 mod shutdown;
+mod status;
 
 use std::process::ExitCode;
 

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use herd_bus::{
-    BulkProducer, BusError, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
-    KafkaOptions, LoopError, LoopOptions, LoopStats, OffsetRange, run_exactly_once,
+    BulkProducer, BusError, ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy,
+    GapPolicy, KafkaOptions, LoopError, LoopOptions, LoopStats, OffsetRange, Status,
+    run_exactly_once,
 };
 use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, SalesRows, tables};
 use herd_schemas::SalesRecord;
@@ -34,6 +35,8 @@ pub struct ArchiveOptions {
     pub stop_when_idle: Option<std::time::Duration>,
     /// What to do when records were deleted (retention) before they were archived.
     pub on_gap: GapPolicy,
+    /// Where the run reports its health and counters.
+    pub status: Status,
 }
 
 impl Default for ArchiveOptions {
@@ -46,6 +49,7 @@ impl Default for ArchiveOptions {
             flush: FlushPolicy::default(),
             stop_when_idle: None,
             on_gap: GapPolicy::Fail,
+            status: Status::default(),
         }
     }
 }
@@ -71,6 +75,10 @@ pub struct SalesSink {
     pub rejected: u64,
     /// Rows committed to the table.
     pub committed: u64,
+    /// Rejected records since the last commit.
+    rejected_pending: u64,
+    archived_metric: Counter,
+    rejected_metric: Counter,
 }
 
 impl SalesSink {
@@ -88,6 +96,14 @@ impl SalesSink {
             source: options.topic.clone(),
             rejected: 0,
             committed: 0,
+            rejected_pending: 0,
+            archived_metric: options
+                .status
+                .counter("herd_sales_rows_archived", "Sales rows committed to the sales table."),
+            rejected_metric: options.status.counter(
+                "herd_records_dead_lettered",
+                "Malformed records sent to the dead-letter topic, counted when their offsets commit.",
+            ),
         })
     }
 }
@@ -111,6 +127,7 @@ impl ExactlyOnceSink for SalesSink {
                 .push(&parsed.record, record.partition, record.offset),
             Err(err) => {
                 self.rejected += 1;
+                self.rejected_pending += 1;
                 let sent = dlq::send_reject(
                     &mut self.dlq,
                     &self.dlq_topic,
@@ -156,6 +173,9 @@ impl ExactlyOnceSink for SalesSink {
         match self.appender.append(vec![batch], topic, &ranges).await {
             Ok(_) => {
                 self.committed += rows;
+                self.archived_metric.inc_by(rows);
+                self.rejected_metric
+                    .inc_by(std::mem::take(&mut self.rejected_pending));
                 Ok(FlushOutcome::Committed)
             }
             Err(LakeError::OffsetsMoved { .. }) => Ok(FlushOutcome::OffsetsMoved),
@@ -165,6 +185,7 @@ impl ExactlyOnceSink for SalesSink {
 
     fn discard(&mut self) {
         let _ = self.rows.finish();
+        self.rejected_pending = 0;
     }
 }
 
@@ -193,6 +214,7 @@ pub async fn run_archive(
             flush: options.flush,
             stop_when_idle: options.stop_when_idle,
             on_gap: options.on_gap,
+            status: options.status.clone(),
         },
         &mut sink,
         cancel,

@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use herd_bus::{EventPublisher, KafkaOptions};
+use herd_bus::{Counter, EventPublisher, Gauge, Health, KafkaOptions, Status};
 use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -42,6 +42,47 @@ pub struct FollowOptions {
     /// Decide every committed candidate not yet decided this often, whether or not
     /// its event arrived.
     pub catch_up: Duration,
+    /// Where the run reports its health and counters.
+    pub status: Status,
+}
+
+/// The follower's counters on `/metrics`.
+struct PromoteMetrics {
+    decided: Counter,
+    promoted: Counter,
+    rejected: Counter,
+    passes: Counter,
+    deferred: Gauge,
+}
+
+impl PromoteMetrics {
+    fn new(status: &Status) -> Self {
+        Self {
+            decided: status.counter("herd_candidates_decided", "Candidates decided."),
+            promoted: status.counter(
+                "herd_candidates_promoted",
+                "Candidates that became production models.",
+            ),
+            rejected: status.counter(
+                "herd_candidates_rejected",
+                "Candidates the rule or the champion turned down.",
+            ),
+            passes: status.counter("herd_promotion_passes", "Decision passes committed."),
+            deferred: status.gauge(
+                "herd_candidates_deferred",
+                "Candidates waiting for the archive to reach the end of their holdout.",
+            ),
+        }
+    }
+
+    /// Counts `summary` into `totals` and into the counters.
+    fn absorb(&self, totals: &mut PassSummary, summary: PassSummary) {
+        self.decided.inc_by(summary.decided as u64);
+        self.promoted.inc_by(summary.promoted as u64);
+        self.rejected.inc_by(summary.rejected as u64);
+        self.passes.inc();
+        totals.absorb(summary);
+    }
 }
 
 /// Decides everything pending, then follows the models topic until `cancel` (or the idle limit); returns the totals
@@ -52,14 +93,36 @@ pub async fn follow(
     publisher: &mut EventPublisher,
     cancel: &CancellationToken,
 ) -> Result<(PassSummary, u64)> {
+    let status = &options.status;
+    status.set(Health::Starting(
+        "deciding what was registered while no promoter ran".to_owned(),
+    ));
+    let followed = follow_events(promoter, options, publisher, cancel).await;
+    match &followed {
+        Ok(_) => status.set(Health::Stopping),
+        Err(err) => status.fail(err.to_string()),
+    }
+    followed
+}
+
+async fn follow_events(
+    promoter: &mut Promoter,
+    options: &FollowOptions,
+    publisher: &mut EventPublisher,
+    cancel: &CancellationToken,
+) -> Result<(PassSummary, u64)> {
+    let status = &options.status;
+    let metrics = PromoteMetrics::new(status);
     let consumer: StreamConsumer = options.kafka.consumer_config(&options.group).create()?;
     consumer.subscribe(&[options.topic.as_str()])?;
     info!(topic = %options.topic, group = %options.group, "following model events");
 
     // Whatever was registered while no promoter ran (or deferred before a restart)
     // is decided first.
-    let mut totals = promoter.pass(None).await?;
+    let mut totals = PassSummary::default();
+    metrics.absorb(&mut totals, promoter.pass(None).await?);
     let mut published = publish(promoter, publisher)?;
+    status.ready();
     let mut last_catch_up = Instant::now();
     let mut waiting: HashSet<SeriesKey> = HashSet::new();
     let mut deferred: HashSet<SeriesKey> = HashSet::new();
@@ -76,6 +139,7 @@ pub async fn follow(
         };
         match message {
             Ok(Ok(message)) => {
+                status.ready();
                 last_activity = Instant::now();
                 offsets.insert(message.partition(), message.offset() + 1);
                 match message.payload().map(ModelEvent::from_json) {
@@ -93,7 +157,10 @@ pub async fn follow(
                     None => {}
                 }
             }
-            Ok(Err(e)) => warn!(error = %e, "reading model events"),
+            Ok(Err(e)) => {
+                warn!(error = %e, "reading model events");
+                status.set(Health::Degraded(format!("reading model events: {e}")));
+            }
             Err(_elapsed) => {}
         }
 
@@ -127,7 +194,7 @@ pub async fn follow(
                 deferred = summary.deferred,
                 "decided"
             );
-            totals.absorb(summary);
+            metrics.absorb(&mut totals, summary);
             waiting.clear();
             first_waiting = None;
         } else if waiting.is_empty() {
@@ -148,10 +215,11 @@ pub async fn follow(
                 );
                 last_activity = Instant::now();
             }
-            totals.absorb(summary);
+            metrics.absorb(&mut totals, summary);
             last_catch_up = Instant::now();
         }
 
+        metrics.deferred.set(deferred.len() as i64);
         let idle = options
             .idle_exit
             .is_some_and(|limit| assigned && last_activity.elapsed() >= limit);
@@ -163,7 +231,7 @@ pub async fn follow(
         }
     }
     if !waiting.is_empty() {
-        totals.absorb(promoter.pass(Some(&waiting)).await?);
+        metrics.absorb(&mut totals, promoter.pass(Some(&waiting)).await?);
         published += publish(promoter, publisher)?;
         commit(&consumer, &options.topic, &mut offsets)?;
     }

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use herd_bus::{
-    BulkProducer, ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
-    KafkaOptions, LoopError, LoopOptions, OffsetRange, run_exactly_once,
+    BulkProducer, ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
+    KafkaOptions, LoopError, LoopOptions, OffsetRange, Status, run_exactly_once,
 };
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
@@ -96,6 +96,8 @@ pub struct StreamOptions {
     pub stop_when_idle: Option<Duration>,
     /// What to do when sales records were deleted (retention) before they were scored.
     pub on_gap: GapPolicy,
+    /// Where the run reports its health and counters.
+    pub status: Status,
 }
 
 /// What a continuous run did.
@@ -218,6 +220,7 @@ pub async fn run_stream(
         pending: Vec::new(),
         producer: BulkProducer::new(kafka)?,
         summary: StreamSummary::default(),
+        metrics: ScoreMetrics::new(&options.status),
     };
     let loop_options = LoopOptions {
         flush: FlushPolicy {
@@ -227,6 +230,7 @@ pub async fn run_stream(
         },
         stop_when_idle: options.stop_when_idle,
         on_gap: options.on_gap,
+        status: options.status.clone(),
     };
     let consumed = run_exactly_once(
         kafka,
@@ -252,6 +256,63 @@ pub async fn run_stream(
     Ok(summary)
 }
 
+/// What one commit to `predictions` holds.
+struct Committed {
+    scored: u64,
+    rows: u64,
+    cold_start: u64,
+    skipped: u64,
+    failed: u64,
+    retried: u64,
+}
+
+/// The scorer's counters on `/metrics`, counted when their commit lands.
+struct ScoreMetrics {
+    scored: Counter,
+    rows: Counter,
+    cold_start: Counter,
+    skipped: Counter,
+    failed: Counter,
+    retried: Counter,
+}
+
+impl ScoreMetrics {
+    fn new(status: &Status) -> Self {
+        Self {
+            scored: status.counter(
+                "herd_forecasts",
+                "Forecasts committed to predictions, one per key and as-of day.",
+            ),
+            rows: status.counter("herd_prediction_rows", "Rows committed to predictions."),
+            cold_start: status.counter(
+                "herd_forecasts_cold_start",
+                "Forecasts of keys without a production model, from their item's profile.",
+            ),
+            skipped: status.counter(
+                "herd_forecasts_skipped",
+                "Advances of keys without a production model, not forecast (--cold-start skip).",
+            ),
+            failed: status.counter(
+                "herd_forecasts_failed",
+                "Forecasts that failed after retries, each recorded on the dead-letter topic.",
+            ),
+            retried: status.counter(
+                "herd_forecast_retries",
+                "Forecasts tried again after failing.",
+            ),
+        }
+    }
+
+    fn committed(&self, commit: &Committed) {
+        self.scored.inc_by(commit.scored);
+        self.rows.inc_by(commit.rows);
+        self.cold_start.inc_by(commit.cold_start);
+        self.skipped.inc_by(commit.skipped);
+        self.failed.inc_by(commit.failed);
+        self.retried.inc_by(commit.retried);
+    }
+}
+
 /// The consumer side: windows in, forecasts out at each flush.
 struct ScoreSink {
     kafka: KafkaOptions,
@@ -272,6 +333,7 @@ struct ScoreSink {
     pending: Vec<Advance>,
     producer: BulkProducer,
     summary: StreamSummary,
+    metrics: ScoreMetrics,
 }
 
 impl ScoreSink {
@@ -759,6 +821,14 @@ impl ExactlyOnceSink for ScoreSink {
                 self.summary.skipped += skipped;
                 self.summary.failed += failed;
                 self.summary.retried += retried;
+                self.metrics.committed(&Committed {
+                    scored: timestamps.len() as u64,
+                    rows: count,
+                    cold_start,
+                    skipped,
+                    failed,
+                    retried,
+                });
                 info!(
                     forecasts = timestamps.len(),
                     rows = count,

@@ -41,6 +41,16 @@ impl OwnBroker {
         self.kafka_sh("restart");
     }
 
+    /// Stops the broker (clients see it gone) until [`OwnBroker::start_again`].
+    pub fn stop(&self) {
+        self.kafka_sh("stop");
+    }
+
+    /// Starts the stopped broker on the same port and state.
+    pub fn start_again(&self) {
+        self.kafka_sh("start");
+    }
+
     /// `scripts/kafka.sh ACTION` for this broker.
     fn script(&self, action: &str) -> Command {
         let mut command = Command::new(crate::workspace_root().join("scripts/kafka.sh"));

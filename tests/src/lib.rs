@@ -12,7 +12,8 @@
 //! the predictions topic, [`live`] builds the continuous scorers' world on it,
 //! [`process`] runs services in the background, [`cli`] runs `herd` commands and
 //! reads their summaries, [`small_lake`] builds a small lake through the whole
-//! pipeline, and [`simulated`] streams a small world with `herd simulate`.
+//! pipeline, [`simulated`] streams a small world with `herd simulate`, and [`status`]
+//! asks a service's status listener.
 
 pub mod broker;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod python;
 pub mod registry;
 pub mod simulated;
 pub mod small_lake;
+pub mod status;
 pub mod topic;
 
 use std::path::PathBuf;

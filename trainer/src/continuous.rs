@@ -18,8 +18,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use dashmap::DashMap;
 use herd_bus::{
-    ConsumedRecord, ExactlyOnceSink, FlushOutcome, FlushPolicy, KafkaOptions, LoopOptions,
-    LoopStats, OffsetRange, run_exactly_once,
+    ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, Gauge, KafkaOptions,
+    LoopOptions, LoopStats, OffsetRange, Status, run_exactly_once,
 };
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
 use herd_models::ItemProfile;
@@ -56,6 +56,8 @@ pub struct ContinuousOptions {
     pub max_due_keys: usize,
     /// Stop once no record arrived for this long (after training what is due).
     pub stop_when_idle: Option<Duration>,
+    /// Where the run reports its health and counters.
+    pub status: Status,
 }
 
 /// What a continuous run did.
@@ -184,6 +186,7 @@ pub async fn run_continuous(
         // The trainer reads from the archive's offsets: a gap there is the archive's
         // to pass over (`[archive] on_gap`), and this loop stops until it has.
         on_gap: herd_bus::GapPolicy::Fail,
+        status: options.status.clone(),
     };
     let stop = cancel.child_token();
     let (consumed, trained) = {
@@ -205,8 +208,13 @@ pub async fn run_continuous(
             }
             trained = &mut trainer => {
                 // Training ends on its own only when it failed: stop consuming for it.
-                if let Ok(Err(e)) = &trained {
-                    error!(error = %e, "the training task failed; stopping");
+                match &trained {
+                    Ok(Err(e)) => {
+                        error!(error = %e, "the training task failed; stopping");
+                        options.status.fail(format!("the training task failed: {e}"));
+                    }
+                    Err(e) => options.status.fail(format!("the training task failed: {e}")),
+                    Ok(Ok(_)) => {}
                 }
                 stop.cancel();
                 (consuming.await, trained)
@@ -448,6 +456,31 @@ pub fn sale_of(record: &ConsumedRecord<'_>, malformed: &mut u64) -> Option<Sales
     }
 }
 
+/// The training task's counters on `/metrics`.
+struct TrainMetrics {
+    trained: Counter,
+    failed: Counter,
+    commits: Counter,
+    due: Gauge,
+}
+
+impl TrainMetrics {
+    fn new(status: &Status) -> Self {
+        Self {
+            trained: status.counter(
+                "herd_models_trained",
+                "Candidate models registered (their events confirmed by the broker).",
+            ),
+            failed: status.counter(
+                "herd_models_failed",
+                "Keys whose training failed, registered with status failed.",
+            ),
+            commits: status.counter("herd_registry_commits", "Commits to the models table."),
+            due: status.gauge("herd_keys_due", "Keys waiting to be trained."),
+        }
+    }
+}
+
 /// Trains due keys in batches until told to drain, then trains what is left.
 async fn training_task(
     shared: Arc<Shared>,
@@ -458,7 +491,9 @@ async fn training_task(
 ) -> Result<(u64, u64, u64)> {
     let pool = Arc::new(training_pool(options.threads)?);
     let (mut trained, mut failed, mut commits) = (0u64, 0u64, 0u64);
+    let metrics = TrainMetrics::new(&options.status);
     loop {
+        metrics.due.set(shared.due_len() as i64);
         let keys = shared
             .due
             .lock()
@@ -504,12 +539,19 @@ async fn training_task(
         }
         let rows = registry.register(models).await?;
         commits += 1;
+        metrics.commits.inc();
         announcer.announce(&rows)?;
         announcer.confirm().await?;
         for row in &rows {
             match row.status {
-                ModelStatus::Candidate => trained += 1,
-                ModelStatus::Failed => failed += 1,
+                ModelStatus::Candidate => {
+                    trained += 1;
+                    metrics.trained.inc();
+                }
+                ModelStatus::Failed => {
+                    failed += 1;
+                    metrics.failed.inc();
+                }
             }
             if let Some(end) = row.data_end {
                 shared.trained_through.insert(row.key.clone(), end);

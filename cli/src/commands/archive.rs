@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herd_bus::FlushPolicy;
+use herd_bus::{FlushPolicy, Status};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
 
 use crate::args::ArchiveArgs;
@@ -24,7 +24,9 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
         },
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
         on_gap: args.on_gap.unwrap_or(settings.archive.on_gap).into(),
+        status: Status::new(),
     };
+    crate::status::serve(args.status_listen, &options.status).await?;
     let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_archive(&options, &settings.kafka_options(), cancel).await?;
     println!(

@@ -137,6 +137,7 @@ async fn bench(
         flush: Duration::from_millis(flush_ms.max(1)),
         stop_when_idle: None,
         on_gap: herd_bus::GapPolicy::Fail,
+        status: herd_bus::Status::new(),
     };
     let started = Instant::now();
     let stop_scoring = CancellationToken::new();

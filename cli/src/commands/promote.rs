@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use herd_bus::EventPublisher;
+use herd_bus::{EventPublisher, Status};
 use herd_lake::LakeRoot;
 use herd_promoter::{FollowOptions, PassSummary, PromoteOptions, Promoter, follow};
 use herd_registry::PromotionRule;
@@ -52,7 +52,9 @@ pub async fn run(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<()> 
             retry_deferred: Duration::from_secs(30),
             idle_exit: args.idle_exit.map(Duration::from_secs),
             catch_up: Duration::from_secs(settings.promote.catch_up_seconds),
+            status: Status::new(),
         };
+        crate::status::serve(args.status_listen, &follow_options.status).await?;
         let cancel = crate::shutdown::cancel_on_signal();
         follow(&mut promoter, &follow_options, &mut publisher, &cancel).await?
     };

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use herd_bus::Status;
 use herd_lake::LakeRoot;
 use herd_registry::ModelFilter;
 use herd_scorer::{BatchOptions, ColdStartPolicy, StreamOptions, run_stream, score_batch};
@@ -80,7 +81,9 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         flush: Duration::from_millis(settings.score.flush_ms.max(1)),
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
         on_gap: args.on_gap.unwrap_or(settings.score.on_gap).into(),
+        status: Status::new(),
     };
+    crate::status::serve(args.status_listen, &options.status).await?;
     let lake = LakeRoot::parse(&settings.lake_root)?;
     let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_stream(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use herd_bus::Status;
 use herd_lake::LakeRoot;
 use herd_models::{FeatureSet, ModelKind, TrainOptions};
 use herd_registry::ModelFilter;
@@ -80,7 +81,9 @@ async fn continuous(
         batch_keys: settings.train.commit_every.max(1),
         max_due_keys: settings.train.max_due_keys.max(1),
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
+        status: Status::new(),
     };
+    crate::status::serve(args.status_listen, &options.status).await?;
     let announcer = Announcer::new(&settings.kafka_options(), &settings.topics.models)?;
     let cancel = crate::shutdown::cancel_on_signal();
     let summary = run_continuous(

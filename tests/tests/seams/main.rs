@@ -10,5 +10,6 @@ mod last_write;
 mod promoter_catch_up;
 mod rule;
 mod scorer_failures;
+mod status;
 mod training_task;
 mod versions;

@@ -2,7 +2,7 @@
 //! cannot be read, the forecast is tried again and then recorded on the dead-letter
 //! topic with its key, as-of day and reason before its offset is committed. Every
 //! key and as-of day the stream advanced ends as exactly one forecast or exactly one
-//! failure record.
+//! failure record, counted on the scorer's `/metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +12,7 @@ use herd_tests::env::Env;
 use herd_tests::live::{SCORING, STARTUP, lake_with_production, scorer};
 use herd_tests::predictions::PredictionsTable;
 use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
+use herd_tests::status::{LISTEN, Probe};
 use herd_tests::topic;
 
 /// The scorer's default horizon.
@@ -75,8 +76,14 @@ fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
     assert_eq!(production.current().len(), KEYS, "every key in production");
 
     let group = herd_tests::unique("seams-score-failures");
-    let mut scorer = scorer(&env, &group, "scorer", &["--idle-exit", "8"]);
+    let mut scorer = scorer(
+        &env,
+        &group,
+        "scorer",
+        &["--idle-exit", "8", LISTEN[0], LISTEN[1]],
+    );
     scorer.wait_for_log(SCORING, STARTUP);
+    let probe = Probe::of(&mut scorer);
 
     // The scorer loads models on a key's first forecast: these are gone before it.
     let mut artifacts: BTreeMap<String, String> = BTreeMap::new();
@@ -90,6 +97,16 @@ fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
     assert_eq!(artifacts.len(), 20, "one store's 20 models made unreadable");
 
     published(&simulate(&env, "live", HISTORY_DAYS, LIVE_DAYS, "2").wait_success(FINISH));
+    // Counted on /metrics as they are recorded, while the scorer runs on, ready.
+    let broken_advances = artifacts.len() * LIVE_DAYS as usize;
+    probe.wait_for_metric(
+        "herd_forecasts_failed_total",
+        broken_advances as f64,
+        FINISH,
+    );
+    assert_eq!(probe.probe("/readyz").map(|a| a.code), Some(200));
+    let retries = probe.metric("herd_forecast_retries_total").unwrap_or(0.0);
+    assert!(retries >= broken_advances as f64, "{retries} retries");
     let stdout = scorer.wait_success(FINISH);
     eprintln!("{stdout}");
 

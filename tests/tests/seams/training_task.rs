@@ -10,6 +10,7 @@ use herd_tests::cli::{herd_ok, ingest, numbers, registered_versions};
 use herd_tests::env::Env;
 use herd_tests::process::Background;
 use herd_tests::registry::ModelsTable;
+use herd_tests::status::{LISTEN, Probe};
 use herd_tests::topic;
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
@@ -19,7 +20,8 @@ const KEYS: usize = 6;
 /// How long a trainer that cannot go on may take to say so and exit.
 const EXIT_WITHIN: Duration = Duration::from_secs(45);
 
-/// Starts a continuous `herd train` (no idle exit: only a failure ends it).
+/// Starts a continuous `herd train` (no idle exit: only a failure ends it) with a
+/// status listener.
 fn start_trainer(env: &Env, name: &str) -> Background {
     let mut command = env.herd();
     command.args([
@@ -29,6 +31,7 @@ fn start_trainer(env: &Env, name: &str) -> Background {
         "--models",
         "ridge",
     ]);
+    command.args(LISTEN);
     Background::spawn(command, env.dir(), name)
 }
 
@@ -64,6 +67,7 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
     }
     ingest(&env, "ingest-first", "first.jsonl");
     let mut trainer = start_trainer(&env, "trainer");
+    let probe = Probe::of(&mut trainer);
     let started = Instant::now();
     while registered_versions(&env) < KEYS {
         assert!(trainer.is_running(), "{}", trainer.stderr());
@@ -75,6 +79,8 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert_eq!(registered_versions(&env), KEYS);
+    probe.wait_for_metric("herd_models_trained_total", KEYS as f64, EXIT_WITHIN);
+    assert_eq!(probe.probe("/readyz").map(|a| a.code), Some(200));
 
     // The registry's directory is replaced by a file (a mistaken cleanup, a
     // remount): the next registration cannot write there.
@@ -84,6 +90,25 @@ fn a_continuous_trainer_whose_training_fails_exits_with_the_cause() {
     // A new day for every key makes every key due again.
     ingest(&env, "ingest-more", "more.jsonl");
 
+    // Until it is gone, the trainer's probes say it failed once it has: the last
+    // answer of /healthz is 200 only if it came before the failure.
+    let mut last = None;
+    let broken = Instant::now();
+    while trainer.is_running() && broken.elapsed() < EXIT_WITHIN {
+        if let Some(answer) = probe.probe("/healthz") {
+            last = Some(answer);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("the last /healthz answer: {last:?}");
+    if let Some(answer) = last.filter(|a| a.code != 200) {
+        assert_eq!((answer.code, answer.status.as_str()), (503, "failed"));
+        assert!(
+            answer
+                .reason
+                .is_some_and(|r| r.starts_with("the training task failed")),
+        );
+    }
     let error = failed_alone(&mut trainer);
     eprintln!("{error}");
     assert!(
