@@ -14,6 +14,7 @@ use herd_tests::process::Background;
 use herd_tests::production::{ProductionTable, PromotionsTable};
 use herd_tests::registry::ModelsTable;
 use herd_tests::simulated::{KEYS, published, simulate};
+use herd_tests::status::{LISTEN, Probe};
 use herd_tests::topic;
 
 /// The promoter's catch-up interval in this test.
@@ -78,9 +79,11 @@ fn candidates_whose_events_never_arrived_are_decided_once_by_the_catch_up() {
             &herd_tests::unique("seams-catch-up"),
             "--rule",
             "true",
-        ]);
+        ])
+        .args(LISTEN);
     let mut promoter = Background::spawn(command, env.dir(), "promoter");
     promoter.wait_for_log("following model events", Duration::from_secs(60));
+    let probe = Probe::of(&mut promoter);
 
     // Round 1: 60 candidates committed, their events on a topic nobody follows.
     let mut train = env.herd();
@@ -104,6 +107,16 @@ fn candidates_whose_events_never_arrived_are_decided_once_by_the_catch_up() {
     wait_for_decisions(&env, 2 * KEYS, Duration::from_secs(CATCH_UP_SECONDS) + PASS);
     // One more catch-up interval: nothing is decided again.
     std::thread::sleep(Duration::from_secs(CATCH_UP_SECONDS + 1));
+    // Both rounds counted once on /metrics, whichever path decided them.
+    assert_eq!(
+        probe.metric("herd_candidates_decided_total"),
+        Some(2.0 * KEYS as f64)
+    );
+    assert_eq!(
+        probe.metric("herd_candidates_promoted_total"),
+        Some(KEYS as f64)
+    );
+    assert_eq!(probe.probe("/readyz").map(|a| a.code), Some(200));
     promoter.terminate();
     let stdout = promoter.wait_success(FINISH);
     let summary = line(&stdout, "decided ");
