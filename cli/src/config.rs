@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Serialized};
+use figment::providers::Serialized;
+use figment::value::Value;
 use herd_bus::{KafkaOptions, TopicSpec};
 use serde::{Deserialize, Serialize};
 
@@ -341,6 +342,15 @@ impl Settings {
     ///
     /// An explicitly named file must exist; the default one is optional.
     pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Loaded, ConfigError> {
+        Self::load_with(file, std::env::vars(), flags)
+    }
+
+    /// As [`Settings::load`], with `env` standing in for the process environment.
+    fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
         let (path, required) = match file {
             Some(path) => (path.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_FILE), false),
@@ -355,19 +365,16 @@ impl Settings {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {}
             Err(reason) => return Err(ConfigError::Unreadable { path, reason }),
         }
-        figment = figment.merge(
-            Env::prefixed("HERD_")
-                .filter(|key| {
-                    let key = key.as_str().to_ascii_lowercase();
-                    ENV_KEYS.contains(&key.split("__").next().unwrap_or_default())
-                })
-                .split("__"),
-        );
+        for (key, value) in env_settings(env) {
+            figment = figment.merge(Serialized::default(&key, value));
+        }
         for (key, value) in &flags.0 {
             figment = figment.merge(Serialized::default(key, value));
         }
+        // Environment values arrive as text: a number or a boolean is read from it
+        // where the setting is one, and a text setting takes any text (`true`, `0042`).
         let mut settings: Settings = figment
-            .extract()
+            .extract_lossy()
             .map_err(|err| ConfigError::Layer(one_line(&err.to_string())))?;
         // Environment keys arrive lower-cased with `_` for `.`; librdkafka's use dots.
         settings.kafka = settings
@@ -417,6 +424,41 @@ impl Settings {
         })
         .collect()
     }
+}
+
+/// The `HERD_*` variables among `env` that name settings, as dotted keys
+/// (`HERD_TRAIN__WINDOW_DAYS` → `train.window_days`) with their values. A value is
+/// text as written; one in `[…]`, `{…}` or double quotes is read as a structured value
+/// (`HERD_TRAIN__MODELS=[ridge,ets]`, `"6000"` for the text 6000).
+fn env_settings(env: impl IntoIterator<Item = (String, String)>) -> Vec<(String, Value)> {
+    let mut settings: Vec<(String, Value)> = env
+        .into_iter()
+        .filter_map(|(name, text)| {
+            let rest = name
+                .get(..5)?
+                .eq_ignore_ascii_case("HERD_")
+                .then(|| &name[5..])?;
+            let key = rest.to_ascii_lowercase();
+            if !ENV_KEYS.contains(&key.split("__").next().unwrap_or_default()) {
+                return None;
+            }
+            let trimmed = text.trim();
+            let structured = trimmed.starts_with('[')
+                || trimmed.starts_with('{')
+                || (trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"'));
+            let value = if structured {
+                trimmed
+                    .parse::<Value>()
+                    .unwrap_or_else(|never| match never {})
+            } else {
+                Value::from(text)
+            };
+            Some((key.replace("__", "."), value))
+        })
+        .collect();
+    // The order of the environment is arbitrary; a nested key wins over its parent.
+    settings.sort_by(|a, b| a.0.cmp(&b.0));
+    settings
 }
 
 /// Parses `herd.toml` strictly, so that a wrong type or an unknown key is reported
@@ -473,4 +515,54 @@ fn property_values<'de, D: serde::Deserializer<'de>>(
 
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        // No file named: ./herd.toml is read if there is one, and the crate has none.
+        Settings::load_with(None, env, &Overrides::default()).map(|loaded| loaded.settings)
+    }
+
+    #[test]
+    fn a_text_setting_takes_any_text_from_the_environment() {
+        let settings = load(&[
+            ("HERD_PROMOTE__RULE", "true"),
+            ("HERD_SERVE__TOKEN", "0042"),
+            ("HERD_TRAIN__GROUP", "7"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.promote.rule, "true");
+        assert_eq!(settings.serve.token, "0042");
+        assert_eq!(settings.train.group, "7");
+    }
+
+    #[test]
+    fn numbers_flags_lists_and_quoted_text_come_from_the_environment_too() {
+        let settings = load(&[
+            ("HERD_TRAIN__WINDOW_DAYS", "365"),
+            ("HERD_SERVE__MODEL_CACHE_MB", "12.5"),
+            ("HERD_TRAIN__MODELS", "[ridge, ets]"),
+            ("HERD_KAFKA__SESSION_TIMEOUT_MS", "\"6000\""),
+            ("HERD_KAFKA__ENABLE_IDEMPOTENCE", "true"),
+            ("HERD_TOPICS__PARTITIONS", "3"),
+            ("HERD_KAFKA_PORT", "19092"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.train.window_days, 365);
+        assert_eq!(settings.serve.model_cache_mb, 12.5);
+        assert_eq!(settings.train.models, ["ridge", "ets"]);
+        assert_eq!(settings.kafka["session.timeout.ms"], "6000");
+        assert_eq!(settings.kafka["enable.idempotence"], "true");
+        assert_eq!(settings.topics.partitions, 3);
+    }
+
+    #[test]
+    fn a_number_setting_refuses_text_with_the_key() {
+        let err = load(&[("HERD_TRAIN__WINDOW_DAYS", "a year")]).expect_err("refused");
+        assert!(err.to_string().contains("window_days"), "{err}");
+    }
 }
