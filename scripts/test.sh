@@ -4,8 +4,9 @@
 # Installs Python's deltalake into a cache venv (the tests read Herd's Delta tables
 # with it too) and, for the dashboard test, Debian's chromium and playwright-core,
 # starts the local broker (scripts/kafka.sh) unless one is running or
-# HERD_BOOTSTRAP_SERVERS names one, runs `cargo test --workspace` (extra arguments
-# are passed to cargo test), and stops the broker again if this script started it.
+# HERD_BOOTSTRAP_SERVERS names one, runs `cargo test --workspace --features
+# herd-cli/sql` (extra arguments are passed to cargo test), and stops the broker again
+# if this script started it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,7 +52,8 @@ HERD_BOOTSTRAP_SERVERS=$(scripts/kafka.sh bootstrap)
 export HERD_BOOTSTRAP_SERVERS
 echo "test: using the Kafka broker at $HERD_BOOTSTRAP_SERVERS"
 
-cargo test --workspace "$@"
-# DataFusion is behind the `sql` feature; its unit tests run with the feature on.
-# (The end-to-end tests always build the `herd` binary with it.)
-cargo test -p herd-lake -p herd-scorer --features sql --lib "$@"
+# One cargo command with one feature set: the workspace's tests, the SQL code's unit
+# tests, and the `herd` binary the end-to-end tests run (cargo builds it for the
+# herd-cli package's own tests), so nothing is compiled twice under two feature sets.
+export HERD_TEST_BINARY=${HERD_TEST_BINARY:-$CARGO_TARGET_DIR/debug/herd}
+cargo test --workspace --features herd-cli/sql "$@"

@@ -1,6 +1,8 @@
 //! Herd's configuration: built-in defaults, then `herd.toml`, then `HERD_*`
 //! environment variables, then command-line flags, into one typed [`Settings`].
 
+pub mod reference;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
