@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
+use herd_history::Windows;
 use herd_lake::{LakeRoot, tables};
 use herd_models::{History, Model, holdout_accuracy};
 use herd_registry::{
@@ -22,7 +23,6 @@ use herd_registry::{
     artifact_path, read_artifact, write_artifact,
 };
 use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
-use herd_trainer::Windows;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -427,7 +427,7 @@ impl Promoter {
             return Ok(None);
         };
         let windows = Windows::new(self.options.window_days);
-        let loaded = herd_trainer::load(&windows, &sales, None).await?;
+        let loaded = herd_history::load(&windows, &sales, None).await?;
         info!(
             keys = loaded.keys,
             rows = loaded.rows,

@@ -1,9 +1,9 @@
 //! The promoter's error type, worded for the operator.
 
 use herd_bus::BusError;
+use herd_history::HistoryError;
 use herd_lake::LakeError;
 use herd_registry::RegistryError;
-use herd_trainer::TrainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
@@ -20,7 +20,7 @@ pub enum PromoteError {
     Kafka(#[from] rdkafka::error::KafkaError),
 
     #[error("reading sales to re-score champions: {0}")]
-    History(#[from] TrainError),
+    History(#[from] HistoryError),
 
     /// Nothing to decide on: `herd train` never registered a model here.
     #[error("no candidate registry at {0}: run `herd train` first")]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Utc};
+use herd_history::DenseHistory;
 use herd_lake::{ExactlyOnceAppender, LakeRoot, SalesRows, tables};
 use herd_models::TrainOptions;
 use herd_promoter::{PromoteOptions, Promoter};
@@ -15,7 +16,7 @@ use herd_registry::{
     PromotionRule,
 };
 use herd_schemas::{SalesRecord, SeriesKey};
-use herd_trainer::{DenseHistory, RunSettings, fit_key};
+use herd_trainer::{RunSettings, fit_key};
 
 const DAYS: usize = 400;
 

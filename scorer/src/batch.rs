@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate, Utc};
+use herd_history::{DenseHistory, Windows};
 use herd_lake::{AppendOptions, LakeRoot, RowMatch, tables};
 use herd_models::{History, Model};
 use herd_registry::{ProductionEntry, ProductionRegistry, read_artifact};
-use herd_trainer::{DenseHistory, Windows};
 use tokio::task::JoinSet;
 use tracing::info;
 
@@ -90,7 +90,7 @@ pub async fn score_batch(
     summary.matched = entries.len();
 
     let windows = Windows::new(options.window_days);
-    herd_trainer::load(&windows, &sales, None).await?;
+    herd_history::load(&windows, &sales, None).await?;
     let as_of = match options.as_of {
         Some(day) => day,
         None => entries

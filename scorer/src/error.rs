@@ -1,9 +1,9 @@
 //! The scorer's error type.
 
+use herd_history::HistoryError;
 use herd_lake::LakeError;
 use herd_lake::arrow::error::ArrowError;
 use herd_registry::RegistryError;
-use herd_trainer::TrainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
@@ -17,7 +17,7 @@ pub enum ScoreError {
     Arrow(#[from] ArrowError),
 
     #[error("reading sales: {0}")]
-    History(#[from] TrainError),
+    History(#[from] HistoryError),
 
     #[error("no production registry at {0}: run `herd promote` first")]
     NoProduction(String),

@@ -25,11 +25,11 @@ use herd_bus::{
     BulkProducer, ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
     KafkaOptions, LoopError, LoopOptions, OffsetRange, Status, run_exactly_once,
 };
+use herd_history::{DenseHistory, Windows};
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
 use herd_registry::{CachedModel, ModelCache};
 use herd_schemas::{SeriesId, SeriesKey};
-use herd_trainer::{DenseHistory, RunSettings, Windows};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -384,7 +384,7 @@ impl ScoreSink {
             .collect();
         self.windows.drop_partitions(&partitions);
         let loaded =
-            herd_trainer::load_before(&self.windows, self.archive.table(), &limits).await?;
+            herd_history::load_before(&self.windows, self.archive.table(), &limits).await?;
         info!(
             partitions = ?partitions,
             keys = loaded.keys,
@@ -403,12 +403,7 @@ impl ScoreSink {
             .iter()
             .map(|e| (e.key().clone(), e.value().window.dense()))
             .collect();
-        let run = RunSettings {
-            model: self.train_options(),
-            run_id: String::new(),
-            tags: Default::default(),
-        };
-        self.profiles = herd_trainer::item_profiles(&histories, &run);
+        self.profiles = herd_history::item_profiles(&histories, &self.train_options());
     }
 
     fn train_options(&self) -> TrainOptions {
@@ -693,7 +688,7 @@ impl ExactlyOnceSink for ScoreSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         self.read.insert(record.partition, record.offset + 1);
-        let Some(sale) = herd_trainer::sale_of(&record, &mut self.summary.malformed) else {
+        let Some(sale) = herd_history::sale_of(&record, &mut self.summary.malformed) else {
             return;
         };
         let key = SeriesKey::new(sale.store_id.clone(), sale.item_id.clone());

@@ -21,21 +21,19 @@ use herd_bus::{
     ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, Gauge, KafkaOptions,
     LoopOptions, LoopStats, OffsetRange, Status, run_exactly_once,
 };
+use herd_history::{DenseHistory, WindowDigest, Windows, item_profiles, sale_of};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
 use herd_models::ItemProfile;
 use herd_registry::{CandidateRegistry, ModelStatus};
-use herd_schemas::{SalesRecord, SeriesId, SeriesKey};
+use herd_schemas::{SeriesId, SeriesKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::announce::Announcer;
 use crate::error::{Result, TrainError};
 use crate::fit::RunSettings;
-use crate::lake_history;
-use crate::once::{fit_all, item_profiles, training_pool};
-use crate::window::DenseHistory;
-use crate::windows::{WindowDigest, Windows};
+use crate::once::{fit_all, training_pool};
 
 /// How the continuous trainer follows the stream.
 #[derive(Debug, Clone)]
@@ -332,7 +330,7 @@ impl ExactlyOnceSink for TrainerSink {
         }
         self.shared.registry_stale.store(true, Ordering::Relaxed);
         let loaded =
-            lake_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
+            herd_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
         // Another member of the group may have trained these keys since this process
         // started: what the registry holds now decides what is due.
         if let Some(registry) = CandidateRegistry::open_existing(&self.root).await? {
@@ -372,7 +370,7 @@ impl ExactlyOnceSink for TrainerSink {
             .iter()
             .map(|e| (e.key().clone(), e.value().window.dense()))
             .collect();
-        let profiles = item_profiles(&histories, &self.run);
+        let profiles = item_profiles(&histories, &self.run.model);
         if let Ok(mut shared) = self.shared.profiles.lock() {
             *shared = profiles;
         }
@@ -428,31 +426,6 @@ impl ExactlyOnceSink for TrainerSink {
 
     fn paused(&self) -> bool {
         self.shared.due_len() >= self.max_due_keys
-    }
-}
-
-/// The sales record a consumed message holds, or `None` for a malformed one, which
-/// is counted in `malformed` and logged (the first ten). The archive sends these to
-/// the dead-letter topic; counting them here keeps one copy there.
-pub fn sale_of(record: &ConsumedRecord<'_>, malformed: &mut u64) -> Option<SalesRecord> {
-    let parsed = record
-        .payload
-        .ok_or_else(|| "no value".to_owned())
-        .and_then(|payload| SalesRecord::from_json(payload).map_err(|e| e.to_string()));
-    match parsed {
-        Ok(parsed) => Some(parsed.record),
-        Err(reason) => {
-            *malformed += 1;
-            if *malformed <= 10 {
-                warn!(
-                    partition = record.partition,
-                    offset = record.offset,
-                    reason,
-                    "skipped a malformed record"
-                );
-            }
-            None
-        }
     }
 }
 
@@ -528,7 +501,7 @@ async fn training_task(
             .map(|p| p.clone())
             .unwrap_or_default();
         let models = tokio::task::spawn_blocking(move || {
-            profiles.extend(item_profiles(&histories, &run));
+            profiles.extend(item_profiles(&histories, &run.model));
             fit_all(&pool, &histories, &profiles, &run, Utc::now())
         })
         .await

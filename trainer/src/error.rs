@@ -1,6 +1,7 @@
 //! The trainer's error type.
 
 use herd_bus::BusError;
+use herd_history::HistoryError;
 use herd_lake::LakeError;
 use herd_registry::RegistryError;
 
@@ -39,6 +40,17 @@ pub enum TrainError {
         failed: u64,
         reason: String,
     },
+}
+
+/// History errors keep their own meaning here: a lake error is the trainer's lake
+/// error, corrupt rows are corrupt rows.
+impl From<HistoryError> for TrainError {
+    fn from(error: HistoryError) -> Self {
+        match error {
+            HistoryError::Lake(error) => TrainError::Lake(error),
+            HistoryError::Corrupt(reason) => TrainError::Corrupt(reason),
+        }
+    }
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;

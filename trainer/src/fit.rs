@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use herd_history::DenseHistory;
 use herd_models::{FitError, History, ItemProfile, TrainOptions, Trained, min_history};
 use herd_registry::{HoldoutMetrics, ModelRow, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
-
-use crate::window::DenseHistory;
 
 /// What every model of one training run shares.
 #[derive(Debug, Clone)]

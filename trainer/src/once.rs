@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use herd_history::{DenseHistory, LoadSummary, Windows, item_profiles};
 use herd_lake::{LakeRoot, tables};
-use herd_models::{History, ItemProfile, ItemProfileBuilder, min_history};
+use herd_models::ItemProfile;
 use herd_registry::{CandidateRegistry, ModelRow, ModelStatus, NewModel};
 use herd_schemas::{SeriesId, SeriesKey};
 use tracing::info;
@@ -16,9 +17,6 @@ use tracing::info;
 use crate::announce::Announcer;
 use crate::error::{Result, TrainError};
 use crate::fit::{RunSettings, fit_key};
-use crate::lake_history::{self, LoadSummary};
-use crate::window::DenseHistory;
-use crate::windows::Windows;
 
 /// How a batch training run reads, trains and commits.
 #[derive(Debug, Clone)]
@@ -53,30 +51,6 @@ pub struct OnceSummary {
     pub models_by_type: HashMap<String, usize>,
 }
 
-/// Builds one item profile per item from its keys with a full history.
-pub fn item_profiles(
-    histories: &[(SeriesKey, DenseHistory)],
-    run: &RunSettings,
-) -> HashMap<SeriesId, ItemProfile> {
-    let needed = min_history(&run.model);
-    let mut builders: HashMap<&SeriesId, ItemProfileBuilder> = HashMap::new();
-    for (key, history) in histories {
-        if history.sales.iter().filter(|v| !v.is_nan()).count() < needed {
-            continue;
-        }
-        builders.entry(key.item_id()).or_default().add(&History {
-            start: history.start,
-            sales: &history.sales,
-            price: &history.price,
-            promo: &history.promo,
-        });
-    }
-    builders
-        .into_iter()
-        .filter_map(|(item, builder)| Some((item.clone(), builder.finish()?)))
-        .collect()
-}
-
 /// Trains every key of the `sales` table under `root` once and registers the models
 /// under the same root. `progress` hears (keys done, keys in all).
 pub async fn train_once(
@@ -96,7 +70,7 @@ pub async fn train_once(
         .await?
         .ok_or_else(no_rows)?;
     let windows = Windows::new(options.window_days);
-    let load: LoadSummary = lake_history::load(&windows, &sales, None).await?;
+    let load: LoadSummary = herd_history::load(&windows, &sales, None).await?;
     if load.keys == 0 {
         return Err(no_rows());
     }
@@ -160,7 +134,7 @@ pub async fn train_histories(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<OnceSummary> {
     let pool = Arc::new(training_pool(options.threads)?);
-    let profiles = Arc::new(item_profiles(&histories, &options.run));
+    let profiles = Arc::new(item_profiles(&histories, &options.run.model));
     let histories = Arc::new(histories);
     let total = histories.len();
     let chunk = options.commit_every.max(1);

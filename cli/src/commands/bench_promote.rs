@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use herd_history::{DenseHistory, Windows, item_profiles};
 use herd_ingest::generate::{GeneratorSpec, SeriesModel};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, SalesRows, tables};
 use herd_promoter::{PassSummary, Promoter};
 use herd_registry::{CandidateRegistry, NewModel};
 use herd_schemas::SeriesKey;
-use herd_trainer::{DenseHistory, RunSettings, Windows, fit_all, item_profiles, training_pool};
+use herd_trainer::{RunSettings, fit_all, training_pool};
 use serde_json::json;
 
 use crate::args::BenchPromoteArgs;
@@ -52,7 +53,7 @@ pub async fn lake_histories(
         .await?
         .context("the scratch sales table vanished")?;
     let windows = Windows::new(window_days);
-    herd_trainer::load(&windows, &sales, None).await?;
+    herd_history::load(&windows, &sales, None).await?;
     Ok(windows
         .map()
         .iter()
@@ -144,7 +145,7 @@ pub fn train(
     threads: usize,
 ) -> anyhow::Result<Vec<NewModel>> {
     let pool = training_pool(threads)?;
-    let profiles = item_profiles(histories, run);
+    let profiles = item_profiles(histories, &run.model);
     Ok(fit_all(
         &pool,
         histories,

@@ -9,11 +9,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use herd_history::{DenseHistory, WindowLoader, Windows, item_profiles};
 use herd_ingest::generate::write_file;
 use herd_lake::{LakeRoot, parquet_reader};
 use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
-use herd_trainer::{DenseHistory, WindowLoader, Windows, fit_all, item_profiles, training_pool};
+use herd_trainer::{fit_all, training_pool};
 use serde_json::json;
 
 use crate::args::BenchTrainArgs;
@@ -67,7 +68,7 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
 
     let train_started = Instant::now();
     let pool = training_pool(threads)?;
-    let profiles = item_profiles(&histories, &run);
+    let profiles = item_profiles(&histories, &run.model);
     let models = fit_all(&pool, &histories, &profiles, &run, chrono::Utc::now());
     let train_seconds = secs(train_started);
     let total_seconds = secs(started);

@@ -1,6 +1,6 @@
-//! Every key's window, shared between the consumer (which inserts) and the training
-//! pool (which reads): a `DashMap` from series key to the key's window and trigger
-//! state.
+//! Every key's window, shared between the consumer (which inserts) and the tasks
+//! that read them (the trainer's training pool, the scorer's forecasts): a `DashMap`
+//! from series key to the key's window and trigger state.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,7 +36,7 @@ impl KeyWindow {
     }
 }
 
-/// All windows of one trainer process.
+/// All windows of one process.
 #[derive(Debug)]
 pub struct Windows {
     map: DashMap<SeriesKey, KeyWindow>,

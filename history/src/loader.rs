@@ -10,7 +10,7 @@ use herd_lake::arrow::compute::cast;
 use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use herd_schemas::{SeriesId, SeriesKey};
 
-use crate::error::{Result, TrainError};
+use crate::error::{HistoryError, Result};
 use crate::window::{Insert, Window};
 use crate::windows::{KeyWindow, Windows};
 
@@ -104,7 +104,7 @@ struct Codes {
 
 impl Codes {
     fn of(array: &ArrayRef, name: &str) -> Result<Codes> {
-        let corrupt = |what: String| TrainError::Corrupt(format!("sales rows: `{name}` {what}"));
+        let corrupt = |what: String| HistoryError::Corrupt(format!("sales rows: `{name}` {what}"));
         if let Some(dictionary) = array.as_dictionary_opt::<Int32Type>() {
             let values = cast(dictionary.values(), &DataType::Utf8)
                 .map_err(|e| corrupt(format!("has unreadable values: {e}")))?;
@@ -175,7 +175,7 @@ impl<'a> WindowLoader<'a> {
     }
 
     pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
-        let corrupt = |what: &str| TrainError::Corrupt(format!("sales rows: {what}"));
+        let corrupt = |what: &str| HistoryError::Corrupt(format!("sales rows: {what}"));
         let column = |name: &str| {
             batch
                 .column_by_name(name)
@@ -342,7 +342,7 @@ impl<'a> WindowLoader<'a> {
         }
         let parse = |id: &str| {
             id.parse::<SeriesId>()
-                .map_err(|e| TrainError::Corrupt(format!("sales rows: id `{id}`: {e}")))
+                .map_err(|e| HistoryError::Corrupt(format!("sales rows: id `{id}`: {e}")))
         };
         let key = SeriesKey::new(parse(store)?, parse(item)?);
         self.keys.push((

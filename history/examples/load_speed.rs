@@ -3,16 +3,16 @@
 //! row gets a Kafka partition and offset (in file order) as rows of the `sales` table
 //! have, so the fold also orders repeated days by them.
 //!
-//! `cargo run --release -p herd-trainer --example load_speed -- data/bench/FILE.parquet [--positions]`
+//! `cargo run --release -p herd-history --example load_speed -- data/bench/FILE.parquet [--positions]`
 
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Instant;
 
+use herd_history::{WindowLoader, Windows};
 use herd_lake::arrow::array::{Int32Array, Int64Array, RecordBatch};
 use herd_lake::arrow::datatypes::{DataType, Field, Schema};
 use herd_lake::parquet_reader;
-use herd_trainer::{WindowLoader, Windows};
 
 /// `batch` with `kafka_partition` 0 and `kafka_offset` counting from `first`.
 fn positioned(batch: RecordBatch, first: i64) -> Result<RecordBatch, Box<dyn std::error::Error>> {
