@@ -38,6 +38,15 @@ fn main() -> ExitCode {
                 commands::topics::delete(&loaded.settings, &args).await
             }
             Command::Doctor(args) => commands::doctor::run(&loaded, &args).await,
+            Command::Config(args) => {
+                use crate::config::reference;
+                if args.markdown {
+                    print!("{}", reference::page());
+                } else {
+                    print!("{}", reference::defaults_toml().trim_start());
+                }
+                Ok(())
+            }
             Command::Ingest(args) => commands::ingest::run(&loaded.settings, &args).await,
             Command::Generate(args) => commands::generate::run(&args).await,
             Command::Simulate(args) => commands::simulate::run(&loaded.settings, &args).await,

@@ -20,7 +20,7 @@ fn help_names_every_command() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for command in [
-        "topics", "doctor", "ingest", "generate", "simulate", "archive", "train", "models",
+        "topics", "doctor", "config", "ingest", "generate", "simulate", "archive", "train", "models",
         "promote", "score", "serve", "sql", "bench",
     ] {
         assert!(

@@ -34,7 +34,7 @@ pub use serve::{ServeArgs, SqlArgs};
 // Only the SQL engine reads the format.
 #[cfg(feature = "sql")]
 pub use serve::SqlFormat;
-pub use setup::{DoctorArgs, TopicsCommand, TopicsCreateArgs, TopicsDeleteArgs};
+pub use setup::{ConfigArgs, DoctorArgs, TopicsCommand, TopicsCreateArgs, TopicsDeleteArgs};
 pub use train::TrainArgs;
 
 /// Herd keeps one forecasting model per series (every item in every store) trained,
@@ -99,6 +99,12 @@ pub enum Command {
         herd doctor\n  \
         herd doctor --roundtrip 10000    # also produce and consume a keyed sample")]
     Doctor(DoctorArgs),
+    /// Print the configuration: every setting of herd.toml with its default and
+    /// environment variable
+    #[command(after_help = "Examples:\n  \
+        herd config --print-defaults > herd.toml\n  \
+        herd config --print-defaults --markdown > docs/configuration.md")]
+    Config(ConfigArgs),
     /// Publish sales from CSV, Parquet or JSON-lines files (or stdin) to herd.sales
     ///
     /// Every record is validated; invalid ones go to herd.sales.dlq with their

@@ -52,3 +52,14 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "RECORDS", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub roundtrip: Option<u64>,
 }
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Every setting with its default, its environment variable and a line of help,
+    /// as herd.toml text (the effective configuration is `herd doctor`'s)
+    #[arg(long, required = true)]
+    pub print_defaults: bool,
+    /// As the Markdown page docs/configuration.md
+    #[arg(long, requires = "print_defaults")]
+    pub markdown: bool,
+}
