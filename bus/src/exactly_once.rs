@@ -217,10 +217,7 @@ pub async fn run_exactly_once<S: ExactlyOnceSink>(
         "joining consumer group {group} on {topic}"
     )));
     let consumed = consume(options, group, topic, run, sink, cancel).await;
-    match &consumed {
-        Ok(_) => status.set(Health::Stopping),
-        Err(err) => status.fail(format!("consuming {topic}: {err}")),
-    }
+    status.finish(&consumed, &format!("consuming {topic}"));
     consumed
 }
 

@@ -157,6 +157,16 @@ impl Status {
         self.set(Health::Failed(reason.into()));
     }
 
+    /// Records how a run ended: stopping after a clean end, failed with the error
+    /// (after `context`, when given) otherwise.
+    pub fn finish<T, E: std::fmt::Display>(&self, outcome: &Result<T, E>, context: &str) {
+        match outcome {
+            Ok(_) => self.set(Health::Stopping),
+            Err(err) if context.is_empty() => self.fail(err.to_string()),
+            Err(err) => self.fail(format!("{context}: {err}")),
+        }
+    }
+
     /// A counter named `name` (exposed as `name_total`).
     pub fn counter(&self, name: &str, help: &str) -> Counter {
         let counter = Counter::default();

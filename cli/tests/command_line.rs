@@ -20,8 +20,8 @@ fn help_names_every_command() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for command in [
-        "topics", "doctor", "config", "ingest", "generate", "simulate", "archive", "train", "models",
-        "promote", "score", "serve", "sql", "bench",
+        "topics", "doctor", "config", "ingest", "generate", "simulate", "archive", "train",
+        "models", "promote", "score", "serve", "sql", "bench",
     ] {
         assert!(
             help.lines()

@@ -98,10 +98,7 @@ pub async fn follow(
         "deciding what was registered while no promoter ran".to_owned(),
     ));
     let followed = follow_events(promoter, options, publisher, cancel).await;
-    match &followed {
-        Ok(_) => status.set(Health::Stopping),
-        Err(err) => status.fail(err.to_string()),
-    }
+    status.finish(&followed, "");
     followed
 }
 
