@@ -266,6 +266,19 @@ struct Committed {
     retried: u64,
 }
 
+impl StreamSummary {
+    /// Adds one commit's counts.
+    fn absorb(&mut self, commit: &Committed) {
+        self.commits += 1;
+        self.rows += commit.rows;
+        self.scored += commit.scored;
+        self.cold_start += commit.cold_start;
+        self.skipped += commit.skipped;
+        self.failed += commit.failed;
+        self.retried += commit.retried;
+    }
+}
+
 /// The scorer's counters on `/metrics`, counted when their commit lands.
 struct ScoreMetrics {
     scored: Counter,
@@ -809,21 +822,16 @@ impl ExactlyOnceSink for ScoreSink {
                 for range in &ranges {
                     self.scored.insert(range.partition, range.next);
                 }
-                self.summary.commits += 1;
-                self.summary.rows += count;
-                self.summary.scored += timestamps.len() as u64;
-                self.summary.cold_start += cold_start;
-                self.summary.skipped += skipped;
-                self.summary.failed += failed;
-                self.summary.retried += retried;
-                self.metrics.committed(&Committed {
+                let commit = Committed {
                     scored: timestamps.len() as u64,
                     rows: count,
                     cold_start,
                     skipped,
                     failed,
                     retried,
-                });
+                };
+                self.summary.absorb(&commit);
+                self.metrics.committed(&commit);
                 info!(
                     forecasts = timestamps.len(),
                     rows = count,

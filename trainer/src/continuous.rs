@@ -463,7 +463,7 @@ async fn training_task(
     draining: CancellationToken,
 ) -> Result<(u64, u64, u64)> {
     let pool = Arc::new(training_pool(options.threads)?);
-    let (mut trained, mut failed, mut commits) = (0u64, 0u64, 0u64);
+    // The counters on /metrics are this task's own counts, returned at the end.
     let metrics = TrainMetrics::new(&options.status);
     loop {
         metrics.due.set(shared.due_len() as i64);
@@ -511,20 +511,13 @@ async fn training_task(
             registry.reload().await?;
         }
         let rows = registry.register(models).await?;
-        commits += 1;
         metrics.commits.inc();
         announcer.announce(&rows)?;
         announcer.confirm().await?;
         for row in &rows {
             match row.status {
-                ModelStatus::Candidate => {
-                    trained += 1;
-                    metrics.trained.inc();
-                }
-                ModelStatus::Failed => {
-                    failed += 1;
-                    metrics.failed.inc();
-                }
+                ModelStatus::Candidate => _ = metrics.trained.inc(),
+                ModelStatus::Failed => _ = metrics.failed.inc(),
             }
             if let Some(end) = row.data_end {
                 shared.trained_through.insert(row.key.clone(), end);
@@ -542,6 +535,11 @@ async fn training_task(
     let delivered = tokio::task::spawn_blocking(move || announcer.finish(Duration::from_secs(30)))
         .await
         .map_err(|e| TrainError::Invalid(format!("announcing failed: {e}")))??;
+    let (trained, failed, commits) = (
+        metrics.trained.get(),
+        metrics.failed.get(),
+        metrics.commits.get(),
+    );
     info!(
         trained,
         failed,
