@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use herd_config::LogFormat;
 
 /// Libraries whose info-level logs describe their own internals, not Herd's work.
 const QUIET: &str = "buoyant_kernel=off,delta_kernel=warn,deltalake_core=warn,deltalake=warn";

@@ -3,7 +3,6 @@
 
 mod args;
 mod commands;
-mod config;
 mod logging;
 mod progress;
 mod shutdown;
@@ -13,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{BenchCommand, Cli, Command, ModelsCommand, TopicsCommand};
-use crate::config::Settings;
+use crate::args::{Cli, Command, ModelsCommand, TopicsCommand};
+use herd_config::Settings;
 
 fn main() -> ExitCode {
     restore_sigpipe();
@@ -39,7 +38,7 @@ fn main() -> ExitCode {
             }
             Command::Doctor(args) => commands::doctor::run(&loaded, &args).await,
             Command::Config(args) => {
-                use crate::config::reference;
+                use herd_config::reference;
                 if args.markdown {
                     print!("{}", reference::page());
                 } else {
@@ -71,24 +70,7 @@ fn main() -> ExitCode {
             Command::Score(args) => commands::score::run(&loaded.settings, &args).await,
             Command::Serve(args) => commands::serve::run(&loaded.settings, &args).await,
             Command::Sql(args) => commands::sql::run(&loaded.settings, &args).await,
-            Command::Bench(BenchCommand::Ingest(args)) => {
-                commands::bench::ingest(&loaded.settings, &args).await
-            }
-            Command::Bench(BenchCommand::Train(args)) => {
-                commands::bench_train::run(&loaded.settings, &args).await
-            }
-            Command::Bench(BenchCommand::Promote(args)) => {
-                commands::bench_promote::run(&loaded.settings, &args).await
-            }
-            Command::Bench(BenchCommand::Score(args)) => {
-                commands::bench_score::run(&loaded.settings, &args).await
-            }
-            Command::Bench(BenchCommand::Serve(args)) => {
-                commands::bench_serve::run(&loaded.settings, &args).await
-            }
-            Command::Bench(BenchCommand::Freshness(args)) => {
-                commands::bench_freshness::run(&loaded.settings, &args).await
-            }
+            Command::Bench(command) => herd_bench::run(&loaded.settings, &command).await,
         }
     });
     match result {

@@ -2,7 +2,7 @@
 //!
 //! One model per store-item series: the candidates (seasonal naive, closed-form ridge
 //! on lags and calendar terms, Holt-Winters exponential smoothing, TSB for intermittent
-//! demand) are compared by a rolling-origin backtest with the metrics of `WORKLOAD.md`,
+//! demand) are compared by a rolling-origin backtest with the metrics of `docs/workload.md`,
 //! the winner is refit on all data and carries everything it needs to forecast.
 //! A cold-start fallback covers keys with too little history.
 //!

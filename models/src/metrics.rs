@@ -1,4 +1,4 @@
-//! The accuracy measures of `WORKLOAD.md`, over observed days only: a day the series
+//! The accuracy measures of `docs/workload.md`, over observed days only: a day the series
 //! has no record for is not an error of the forecast.
 
 use serde::{Deserialize, Serialize};

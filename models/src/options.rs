@@ -4,7 +4,7 @@ use crate::error::FitError;
 use crate::features::{FeatureSet, MAX_LAG};
 use crate::kind::ModelKind;
 
-/// Settings of [`crate::train`]. `Default` is the promotion setting of `WORKLOAD.md`.
+/// Settings of [`crate::train`]. `Default` is the promotion setting of `docs/workload.md`.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
     /// Days forecast, and the length of each backtest fold.

@@ -10,7 +10,8 @@ use cel::{Context, Program, Value};
 
 use crate::table::{ModelRow, ModelStatus};
 
-/// The rule of `DESIGN.md`: accurate enough, and better than seasonal naive.
+/// The default business rule (docs/configuration.md, `promote.rule`): accurate enough,
+/// and better than seasonal naive.
 pub const DEFAULT_RULE: &str = "accuracy >= 0.80 && accuracy > baseline_accuracy";
 
 /// The names a rule may use, and what they hold.

@@ -48,7 +48,7 @@ impl ModelStatus {
     }
 }
 
-/// The metrics of `WORKLOAD.md` on the holdout (the last `horizon` days, multi-step).
+/// The metrics of `docs/workload.md` on the holdout (the last `horizon` days, multi-step).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct HoldoutMetrics {
     pub mae: f64,

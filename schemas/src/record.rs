@@ -1,7 +1,7 @@
 //! The sales record and its validation, independent of the input format.
 //!
 //! Readers (CSV, Parquet, JSON lines) turn a row into a `RawRecord` of `FieldValue`s;
-//! `RawRecord::validate` applies the WORKLOAD.md contract and yields a `SalesRecord`.
+//! `RawRecord::validate` applies the docs/workload.md contract and yields a `SalesRecord`.
 
 use chrono::NaiveDate;
 use serde::Serialize;

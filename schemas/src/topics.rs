@@ -1,6 +1,6 @@
 //! Kafka topic names shared by every Herd service.
 //!
-//! The keys and values on each topic are described in DESIGN.md's topic table.
+//! The keys and values on each topic are described in docs/architecture.md's topic table.
 
 /// Validated sales records, keyed by series key.
 pub const SALES: &str = "herd.sales";

@@ -1,6 +1,6 @@
 //! Raw field values as readers find them, and how each field reads one.
 //!
-//! Each reader below applies one field's rule from WORKLOAD.md and reports the
+//! Each reader below applies one field's rule from docs/workload.md and reports the
 //! `Rule` broken; `RawRecord::validate` attaches the field name.
 
 use chrono::NaiveDate;

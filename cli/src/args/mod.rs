@@ -4,7 +4,6 @@
 //! groups several commands share; each command group's arguments live in a file of
 //! their own below.
 
-mod bench;
 mod models;
 mod promote;
 mod sales;
@@ -17,19 +16,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{LogFormat, Overrides};
+use herd_config::{LogFormat, Overrides};
 
-pub use bench::{
-    BenchCommand, BenchFreshnessArgs, BenchIngestArgs, BenchPromoteArgs, BenchScoreArgs,
-    BenchServeArgs, BenchTrainArgs,
-};
+pub use herd_bench::BenchCommand;
+pub use herd_config::flags::{ColdStartArg, ModelArgs, OnGapArg, SpecArgs};
 pub use models::{
     ListFormat, ModelsCommand, ModelsHistoryArgs, ModelsListArgs, ModelsProductionArgs,
     ModelsRollbackArgs, ModelsShowArgs,
 };
 pub use promote::PromoteArgs;
 pub use sales::{ArchiveArgs, GenerateArgs, IngestArgs, SimulateArgs};
-pub use score::{ColdStartArg, ScoreArgs};
+pub use score::ScoreArgs;
 pub use serve::{ServeArgs, SqlArgs};
 // Only the SQL engine reads the format.
 #[cfg(feature = "sql")]
@@ -116,7 +113,7 @@ pub enum Command {
         herd ingest jan.csv feb.csv --max-rejects 100\n  \
         cat sales.jsonl | herd ingest - --format jsonl")]
     Ingest(IngestArgs),
-    /// Write synthetic sales (as WORKLOAD.md specifies) to a CSV, Parquet or JSON-lines file
+    /// Write synthetic sales (as docs/workload.md specifies) to a CSV, Parquet or JSON-lines file
     ///
     /// Deterministic for a seed: the same arguments always write the same rows.
     #[command(after_help = "Examples:\n  \
@@ -217,94 +214,6 @@ pub enum Command {
     /// Benchmarks, printed as JSON lines
     #[command(subcommand)]
     Bench(BenchCommand),
-}
-
-/// How each key's model is chosen; flags override `[train]` in herd.toml.
-#[derive(Debug, Args, Clone)]
-pub struct ModelArgs {
-    /// Candidates, comma-separated: seasonal_naive, ridge, ets, tsb [default: all]
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub models: Option<Vec<String>>,
-    /// Rolling-origin backtest folds [default: 2]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=52))]
-    pub folds: Option<u32>,
-    /// Days forecast, and the length of each fold [default: 28]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
-    pub horizon: Option<u32>,
-    /// Ridge features: full, or spark (the Spark many-models recipe's) [default: full]
-    #[arg(long, value_name = "SET")]
-    pub features: Option<String>,
-}
-
-/// Which synthetic data set: a benchmark size, adjusted by explicit dimensions.
-#[derive(Debug, Args)]
-pub struct SpecArgs {
-    /// A benchmark size from WORKLOAD.md
-    #[arg(long, value_enum, default_value = "small")]
-    pub size: SizeArg,
-    /// Seed of every random draw
-    #[arg(long, default_value_t = herd_ingest::generate::DEFAULT_SEED)]
-    pub seed: u64,
-    /// Number of stores [default: from --size]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub stores: Option<u32>,
-    /// Items per store [default: from --size]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub items: Option<u32>,
-    /// Number of days [default: from --size]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub days: Option<u32>,
-    /// Date of the first day, YYYY-MM-DD [default: 2022-01-01]
-    #[arg(long, value_name = "DATE")]
-    pub start_date: Option<chrono::NaiveDate>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum SizeArg {
-    /// 1,000 series × 730 days
-    Small,
-    /// 10,000 series × 730 days
-    Medium,
-    /// 10,000 series × 4,000 days (40 M rows)
-    Headline,
-}
-
-impl SpecArgs {
-    pub fn spec(&self) -> herd_ingest::generate::GeneratorSpec {
-        use herd_ingest::generate::{GeneratorSpec, Size};
-        let size = match self.size {
-            SizeArg::Small => Size::Small,
-            SizeArg::Medium => Size::Medium,
-            SizeArg::Headline => Size::Headline,
-        };
-        let mut spec = GeneratorSpec::sized(size, self.seed);
-        spec.stores = self.stores.unwrap_or(spec.stores);
-        spec.items = self.items.unwrap_or(spec.items);
-        spec.days = self.days.unwrap_or(spec.days);
-        spec.start_date = self.start_date.unwrap_or(spec.start_date);
-        spec
-    }
-}
-
-/// What a consumer does when records were deleted before it read them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OnGapArg {
-    /// Stop with an error naming the topic, partition, offset and low watermark
-    Fail,
-    /// Warn with the number of offsets lost and go on from the low watermark
-    Skip,
-}
-
-impl From<OnGapArg> for herd_bus::GapPolicy {
-    fn from(arg: OnGapArg) -> Self {
-        match arg {
-            OnGapArg::Fail => Self::Fail,
-            OnGapArg::Skip => Self::Skip,
-        }
-    }
 }
 
 #[cfg(test)]

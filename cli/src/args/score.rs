@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::OnGapArg;
+use super::{ColdStartArg, OnGapArg};
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
@@ -39,16 +39,4 @@ pub struct ScoreArgs {
     /// address, e.g. 127.0.0.1:9464 (port 0 picks a free one and logs it)
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "batch")]
     pub status_listen: Option<std::net::SocketAddr>,
-}
-
-/// What continuous scoring does for a key without a production model.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ColdStartArg {
-    /// The cold-start forecast from the item's other stores, flagged `cold_start`
-    Forecast,
-    /// No forecast; the key is counted as skipped
-    Skip,
 }

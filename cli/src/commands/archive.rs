@@ -6,7 +6,7 @@ use herd_bus::{FlushPolicy, Status};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
 
 use crate::args::ArchiveArgs;
-use crate::config::Settings;
+use herd_config::Settings;
 
 pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> {
     let options = ArchiveOptions {

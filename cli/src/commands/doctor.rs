@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use herd_bus::TopicSpec;
 
 use crate::args::DoctorArgs;
-use crate::config::Loaded;
 use crate::progress::Progress;
+use herd_config::Loaded;
 
 /// The scratch topic of the round trip, kept apart from the data topics.
 const ROUNDTRIP_TOPIC: &str = "herd.doctor";

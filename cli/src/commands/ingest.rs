@@ -7,8 +7,8 @@ use herd_ingest::publish::{IngestError, IngestSummary, PublishOptions, publish};
 use herd_ingest::read::{Format, Source};
 
 use crate::args::IngestArgs;
-use crate::config::Settings;
 use crate::progress::Progress;
+use herd_config::Settings;
 
 pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
     let format = match &args.format {

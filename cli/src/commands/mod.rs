@@ -1,12 +1,6 @@
 //! One module per `herd` command.
 
 pub mod archive;
-pub mod bench;
-pub mod bench_freshness;
-pub mod bench_promote;
-pub mod bench_score;
-pub mod bench_serve;
-pub mod bench_train;
 pub mod doctor;
 pub mod generate;
 pub mod ingest;

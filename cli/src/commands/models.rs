@@ -16,8 +16,8 @@ use crate::args::{
     ListFormat, ModelsHistoryArgs, ModelsListArgs, ModelsProductionArgs, ModelsRollbackArgs,
     ModelsShowArgs,
 };
-use crate::commands::promote::{production_root, promote_options};
-use crate::config::Settings;
+use herd_config::Settings;
+use herd_config::options::{production_root, promote_options};
 
 pub async fn list(settings: &Settings, args: &ModelsListArgs) -> anyhow::Result<()> {
     let mut filter = ModelFilter {

@@ -1,17 +1,16 @@
 //! `herd promote`: candidates into the production registry, by the business rule
 //! and against each key's champion, once or following `herd.models`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use herd_bus::{EventPublisher, Status};
 use herd_lake::LakeRoot;
-use herd_promoter::{FollowOptions, PassSummary, PromoteOptions, Promoter, follow};
-use herd_registry::PromotionRule;
+use herd_promoter::{FollowOptions, PassSummary, Promoter, follow};
 
 use crate::args::PromoteArgs;
-use crate::config::{Settings, check_margin};
+use herd_config::Settings;
+use herd_config::options::{production_root, promote_options};
 
 /// How long to wait for the broker to acknowledge decision events at the end.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,42 +68,6 @@ pub async fn run(settings: &Settings, args: &PromoteArgs) -> anyhow::Result<()> 
         &settings.topics.models,
     );
     Ok(())
-}
-
-/// The rule, margin and run id from `[promote]`, overridden by flags, checked.
-pub fn promote_options(
-    settings: &Settings,
-    rule: Option<&str>,
-    margin: Option<f64>,
-    run_id: Option<String>,
-) -> anyhow::Result<PromoteOptions> {
-    let rule = rule.unwrap_or(&settings.promote.rule);
-    let rule = PromotionRule::parse(rule).map_err(|e| anyhow!("--rule: {e}"))?;
-    let margin = margin.unwrap_or(settings.promote.margin);
-    check_margin(margin).map_err(|e| anyhow!("--margin: {e}"))?;
-    // Time and process id: two promoters started in the same millisecond differ.
-    let run_id = run_id.unwrap_or_else(|| {
-        format!(
-            "promote-{}-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-            std::process::id()
-        )
-    });
-    Ok(PromoteOptions {
-        rule: Arc::new(rule),
-        margin,
-        run_id,
-        window_days: settings.train.window_days,
-    })
-}
-
-/// `[promote] production_root`, or the lake root when it is empty.
-pub fn production_root(settings: &Settings) -> anyhow::Result<LakeRoot> {
-    let root = match settings.promote.production_root.trim() {
-        "" => settings.lake_root.as_str(),
-        root => root,
-    };
-    LakeRoot::parse(root).with_context(|| format!("promote.production_root `{root}`"))
 }
 
 fn print_summary(summary: &PassSummary, run_id: &str, events: u64, topic: &str) {

@@ -10,8 +10,8 @@ use herd_registry::ModelFilter;
 use herd_scorer::{BatchOptions, ColdStartPolicy, StreamOptions, run_stream, score_batch};
 
 use crate::args::{ColdStartArg, ScoreArgs};
-use crate::commands::promote::production_root;
-use crate::config::Settings;
+use herd_config::Settings;
+use herd_config::options::production_root;
 
 pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
     if !args.batch {

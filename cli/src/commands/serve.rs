@@ -8,8 +8,8 @@ use herd_registry::ModelCache;
 use herd_scorer::{ConsumerGroup, PipelineOptions, ServeOptions, follow_models, serve};
 
 use crate::args::ServeArgs;
-use crate::commands::promote::production_root;
-use crate::config::Settings;
+use herd_config::Settings;
+use herd_config::options::production_root;
 
 pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = match args.listen {

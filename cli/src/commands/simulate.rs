@@ -8,8 +8,8 @@ use herd_bus::BulkProducer;
 use herd_ingest::simulate::{SimulateOptions, SimulateSummary, simulate};
 
 use crate::args::SimulateArgs;
-use crate::config::Settings;
 use crate::progress::Progress;
+use herd_config::Settings;
 
 pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()> {
     if !(args.days_per_second > 0.0 && args.days_per_second.is_finite()) {

@@ -4,7 +4,7 @@
 use herd_scorer::SqlApi;
 
 use crate::args::SqlArgs;
-use crate::config::Settings;
+use herd_config::Settings;
 
 #[cfg(not(feature = "sql"))]
 pub async fn run(_settings: &Settings, _args: &SqlArgs) -> anyhow::Result<()> {
@@ -31,7 +31,7 @@ mod with_sql {
 
     use super::*;
     use crate::args::SqlFormat;
-    use crate::commands::promote::production_root;
+    use herd_config::options::production_root;
 
     pub async fn run(settings: &Settings, args: &SqlArgs) -> anyhow::Result<()> {
         let timeout = match args.timeout {

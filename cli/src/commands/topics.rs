@@ -6,7 +6,7 @@ use herd_bus::{TopicDeletion, TopicOutcome};
 
 use crate::args::{TopicsCreateArgs, TopicsDeleteArgs};
 use crate::commands::BROKER_TIMEOUT;
-use crate::config::Settings;
+use herd_config::Settings;
 
 pub async fn create(settings: &Settings, args: &TopicsCreateArgs) -> anyhow::Result<()> {
     let mut settings = settings.clone();

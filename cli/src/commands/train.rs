@@ -1,21 +1,19 @@
 //! `herd train`: one model per series, once from the lake or continuously from
 //! `herd.sales`, every model registered in the Delta table `models`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use herd_bus::Status;
 use herd_lake::LakeRoot;
-use herd_models::{FeatureSet, ModelKind, TrainOptions};
-use herd_registry::ModelFilter;
 use herd_trainer::{
     Announcer, ContinuousOptions, OnceOptions, OnceSummary, RunSettings, run_continuous, train_once,
 };
 
-use crate::args::{ModelArgs, TrainArgs};
-use crate::config::{Settings, TrainSettings};
+use crate::args::TrainArgs;
 use crate::progress::Progress;
+use herd_config::Settings;
+use herd_config::options::{resolve_threads, run_settings};
 
 /// How long to wait for the broker to acknowledge model events at the end.
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,70 +135,4 @@ fn print_summary(summary: &OnceSummary, announced: u64, topic: &str) {
         "read {} rows in {:.1} s, trained in {:.1} s, registered in {:.1} s",
         summary.rows_read, summary.load_seconds, summary.train_seconds, summary.register_seconds
     );
-}
-
-/// 0 means every core.
-pub fn resolve_threads(threads: usize) -> usize {
-    if threads > 0 {
-        threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
-}
-
-/// The model options from `[train]`, overridden by flags, checked.
-pub fn model_options(settings: &TrainSettings, args: &ModelArgs) -> anyhow::Result<TrainOptions> {
-    let names = args
-        .models
-        .clone()
-        .unwrap_or_else(|| settings.models.clone());
-    let mut candidates = Vec::new();
-    for name in &names {
-        let kind = ModelKind::parse(name.trim())
-            .filter(|k| ModelKind::CANDIDATES.contains(k))
-            .with_context(|| {
-                format!("unknown model `{name}`: expected seasonal_naive, ridge, ets or tsb")
-            })?;
-        if !candidates.contains(&kind) {
-            candidates.push(kind);
-        }
-    }
-    if candidates.is_empty() {
-        bail!("no candidate models: give at least one of seasonal_naive, ridge, ets, tsb");
-    }
-    let features = args.features.as_deref().unwrap_or(&settings.features);
-    let features = FeatureSet::parse(features)
-        .with_context(|| format!("unknown feature set `{features}`: expected full or spark"))?;
-    let horizon = args.horizon.map_or(settings.horizon, |h| h as usize);
-    let folds = args.folds.map_or(settings.folds, |f| f as usize);
-    if horizon == 0 || folds == 0 {
-        bail!("horizon and folds must be at least 1");
-    }
-    Ok(TrainOptions {
-        horizon,
-        folds,
-        candidates,
-        features,
-        ..TrainOptions::default()
-    })
-}
-
-pub fn run_settings(
-    settings: &TrainSettings,
-    model: &ModelArgs,
-    run_id: Option<String>,
-    extra_tags: &[String],
-) -> anyhow::Result<RunSettings> {
-    let mut tags: BTreeMap<String, String> = settings.tags.clone();
-    for tag in extra_tags {
-        let (name, value) = ModelFilter::parse_tag(tag)?;
-        tags.insert(name, value);
-    }
-    let run_id =
-        run_id.unwrap_or_else(|| format!("train-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
-    Ok(RunSettings {
-        model: model_options(settings, model)?,
-        run_id,
-        tags,
-    })
 }

@@ -1,6 +1,6 @@
 //! What to generate: the seed, how many stores, items and days, and the first date.
 //!
-//! The named sizes are the benchmark sizes of WORKLOAD.md, so every benchmark and
+//! The named sizes are the benchmark sizes of docs/workload.md, so every benchmark and
 //! every test that says "small" means the same rows.
 
 use std::fmt;
@@ -99,7 +99,7 @@ impl Default for GeneratorSpec {
     }
 }
 
-/// The benchmark sizes of WORKLOAD.md that fit in a file.
+/// The benchmark sizes of docs/workload.md that fit in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Size {
     /// 1,000 series (20 stores × 50 items) × 730 days = 0.73 M rows.

@@ -23,11 +23,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use herd_config::Settings;
+
 use crate::args::BenchFreshnessArgs;
-use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::bench_promote::scratch_lake;
-use crate::commands::bench_score::train_and_promote;
-use crate::config::Settings;
+use crate::measure::{emit, peak_rss_mb, secs};
+use crate::score::train_and_promote;
+use crate::scratch::scratch_lake;
 
 /// Topics of one benchmark run.
 struct Topics {

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use hyper::StatusCode;
 
+use herd_config::Settings;
+
 use super::load::Connection;
-use crate::commands::bench::{cpu_seconds, status_mb};
-use crate::config::Settings;
+use crate::measure::{cpu_seconds, status_mb};
 
 /// How long the server may take to read the production registry and listen.
 const READY_TIMEOUT: Duration = Duration::from_secs(300);

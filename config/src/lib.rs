@@ -1,6 +1,10 @@
 //! Herd's configuration: built-in defaults, then `herd.toml`, then `HERD_*`
-//! environment variables, then command-line flags, into one typed [`Settings`].
+//! environment variables, then command-line flags, into one typed [`Settings`];
+//! the flags several commands share; and the services' options built from them.
+//! The `herd` binary and the benchmarks read it alike.
 
+pub mod flags;
+pub mod options;
 pub mod reference;
 
 use std::collections::BTreeMap;
@@ -56,14 +60,14 @@ pub struct ArchiveSettings {
     pub group: String,
     /// Records deleted (retention) before they were archived: `fail` (stop) or
     /// `skip` (warn and go on without them).
-    pub on_gap: crate::args::OnGapArg,
+    pub on_gap: crate::flags::OnGapArg,
 }
 
 impl Default for ArchiveSettings {
     fn default() -> Self {
         Self {
             group: "herd-archive".to_owned(),
-            on_gap: crate::args::OnGapArg::Fail,
+            on_gap: crate::flags::OnGapArg::Fail,
         }
     }
 }
@@ -141,24 +145,24 @@ pub struct ScoreSettings {
     pub group: String,
     /// A key without a production model: `forecast` (the cold-start forecast,
     /// flagged) or `skip` (counted, not scored).
-    pub cold_start: crate::args::ColdStartArg,
+    pub cold_start: crate::flags::ColdStartArg,
     /// Byte budget of the model cache, in MiB.
     pub model_cache_mb: f64,
     /// Commit the forecasts of new data at least this often.
     pub flush_ms: u64,
     /// Sales records deleted (retention) before they were scored: `fail` (stop) or
     /// `skip` (warn and go on without them).
-    pub on_gap: crate::args::OnGapArg,
+    pub on_gap: crate::flags::OnGapArg,
 }
 
 impl Default for ScoreSettings {
     fn default() -> Self {
         Self {
             group: herd_scorer::DEFAULT_SCORE_GROUP.to_owned(),
-            cold_start: crate::args::ColdStartArg::Forecast,
+            cold_start: crate::flags::ColdStartArg::Forecast,
             model_cache_mb: 64.0,
             flush_ms: 1000,
-            on_gap: crate::args::OnGapArg::Fail,
+            on_gap: crate::flags::OnGapArg::Fail,
         }
     }
 }

@@ -23,11 +23,13 @@ use tokio::task::JoinSet;
 
 use self::load::{KeyMix, Pass, Targets, closed_loop, sequential};
 use self::server::{ServeProcess, Snapshot};
-use crate::args::{BenchServeArgs, ModelArgs};
-use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::bench_promote::{lake_histories, scratch_lake, train, write_sales};
-use crate::commands::train::{resolve_threads, run_settings};
-use crate::config::Settings;
+use herd_config::Settings;
+use herd_config::flags::ModelArgs;
+use herd_config::options::{resolve_threads, run_settings};
+
+use crate::args::BenchServeArgs;
+use crate::measure::{emit, peak_rss_mb, secs};
+use crate::scratch::{lake_histories, scratch_lake, train, write_sales};
 
 /// Answers that may fail before the benchmark fails: none is expected.
 const MAX_ERROR_SHARE: f64 = 0.001;

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::{ModelArgs, SpecArgs};
+use herd_config::flags::{ModelArgs, SpecArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {

@@ -13,11 +13,13 @@ use herd_scorer::{BatchOptions, BatchSummary, score_batch};
 use herd_trainer::RunSettings;
 use serde_json::json;
 
-use crate::args::{BenchScoreArgs, ModelArgs};
-use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::bench_promote::{lake_histories, scratch_lake, train, write_sales};
-use crate::commands::train::{resolve_threads, run_settings};
-use crate::config::Settings;
+use herd_config::Settings;
+use herd_config::flags::ModelArgs;
+use herd_config::options::{resolve_threads, run_settings};
+
+use crate::args::BenchScoreArgs;
+use crate::measure::{emit, peak_rss_mb, secs};
+use crate::scratch::{lake_histories, scratch_lake, train, write_sales};
 
 pub async fn run(settings: &Settings, args: &BenchScoreArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();

@@ -15,10 +15,12 @@ use herd_ingest::read::Source;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::BenchIngestArgs;
-use crate::config::Settings;
+use herd_config::Settings;
 
-pub async fn ingest(settings: &Settings, args: &BenchIngestArgs) -> anyhow::Result<()> {
+use crate::args::BenchIngestArgs;
+use crate::measure::{emit, peak_rss_mb, secs};
+
+pub async fn run(settings: &Settings, args: &BenchIngestArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();
     let work = tempdir(&args.work_dir)?;
     let kafka = settings.kafka_options();
@@ -216,41 +218,9 @@ fn mean_value_size(spec: &herd_ingest::generate::GeneratorSpec) -> usize {
     (sample.iter().sum::<usize>() / sample.len().max(1)).max(1)
 }
 
-/// Peak resident memory of this process, from `/proc/self/status` (Linux).
-pub fn peak_rss_mb() -> Option<f64> {
-    status_mb("/proc/self/status", "VmHWM:")
-}
-
-/// A memory field such as `VmHWM:` of a `/proc/<pid>/status` file, in MB.
-pub fn status_mb(path: &str, field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(path).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 fn tempdir(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir.to_path_buf())
-}
-
-/// CPU time (user and system) of a process so far, from a `/proc/<pid>/stat` file.
-pub fn cpu_seconds(path: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf only reads a system constant.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (per_second > 0).then(|| ticks / per_second as f64)
-}
-
-pub fn emit(line: serde_json::Value) {
-    println!("{line}");
-}
-
-pub fn secs(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64()
 }
 
 fn rate(rows: u64, started: Instant) -> f64 {

@@ -17,10 +17,11 @@ use herd_schemas::SeriesKey;
 use herd_trainer::{fit_all, training_pool};
 use serde_json::json;
 
+use herd_config::Settings;
+use herd_config::options::{resolve_threads, run_settings};
+
 use crate::args::BenchTrainArgs;
-use crate::commands::bench::{emit, peak_rss_mb, secs};
-use crate::commands::train::{resolve_threads, run_settings};
-use crate::config::Settings;
+use crate::measure::{emit, peak_rss_mb, secs};
 
 pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();

@@ -223,7 +223,7 @@ fn keys() -> Vec<String> {
 pub fn page() -> String {
     format!(
         "# Configuration reference\n\n\
-         <!-- Generated from cli/src/config/reference.rs by `herd config --print-defaults --markdown`; \
+         <!-- Generated from config/src/reference.rs by `herd config --print-defaults --markdown`; \
          a test keeps this page in step with the code. -->\n\n\
          Every setting of `herd.toml`, with its default and the environment variable that \
          sets it. Layers, from weakest to strongest: these defaults, `herd.toml` (or \
