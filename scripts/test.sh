@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs Herd's tests against a real Kafka broker.
 #
-# Installs Python's deltalake into a cache venv (the tests read Herd's Delta tables
-# with it too) and, for the dashboard test, Debian's chromium and playwright-core,
-# starts the local broker (scripts/kafka.sh) unless one is running or
-# HERD_BOOTSTRAP_SERVERS names one, runs `cargo test --workspace --features
-# herd-cli/sql` (extra arguments are passed to cargo test), and stops the broker again
-# if this script started it.
+# Installs Python's deltalake (the tests read Herd's Delta tables with it too) and
+# Schemathesis (which fuzzes `herd serve`) into a cache venv and, for the dashboard
+# test, Debian's chromium and playwright-core; starts the local broker
+# (scripts/kafka.sh) unless one is running or HERD_BOOTSTRAP_SERVERS names one; runs
+# `cargo test --workspace --features herd-cli/sql` (extra arguments are passed to
+# cargo test); and stops the broker again if this script started it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +21,11 @@ if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
   "$venv/bin/pip" install --quiet deltalake==1.6.6 pyarrow
 fi
 export HERD_PYTHON=${HERD_PYTHON:-$venv/bin/python}
+# Schemathesis fuzzes `herd serve` from its OpenAPI document (tests/tests/openapi_fuzz.rs).
+if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  echo "test: installing Schemathesis into $venv"
+  "$venv/bin/pip" install --quiet schemathesis==4.32.5
+fi
 
 # The dashboard test drives Debian's Chromium through playwright-core.
 if ! command -v chromium >/dev/null; then
