@@ -122,6 +122,23 @@ pub struct ServeSettings {
     pub sql_max_rows: usize,
     /// `POST /v1/sql` cancels a query still running after this long; 0: no limit.
     pub sql_timeout_seconds: u64,
+    /// Serve a non-loopback address without a token: anyone who reaches the port
+    /// can read the forecasts and the tables.
+    pub insecure_no_token: bool,
+    /// Host names, besides the listen address and loopback names, that requests may
+    /// name in `Host`; others are refused, so a page whose name rebinds to this
+    /// server cannot read it.
+    pub allowed_hosts: Vec<String>,
+    /// A connection must send a request's headers within this many seconds (an
+    /// idle keep-alive connection is closed after as long).
+    pub header_read_timeout_seconds: u64,
+    /// A request still unanswered after this many seconds gets 503.
+    pub request_timeout_seconds: u64,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests handled at once; one more gets 503 with `Retry-After` (`/healthz`
+    /// always answers).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for ServeSettings {
@@ -133,6 +150,40 @@ impl Default for ServeSettings {
             refresh_seconds: 30,
             sql_max_rows: 10_000,
             sql_timeout_seconds: 10,
+            insecure_no_token: false,
+            allowed_hosts: Vec::new(),
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            max_connections: 1024,
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+impl ServeSettings {
+    /// Refuses a limit of 0, which would otherwise read as either "nothing is
+    /// served" or "no limit", with the setting's name and what it takes.
+    pub fn check_limits(&self) -> Result<(), String> {
+        let limits = [
+            (
+                "serve.header_read_timeout_seconds",
+                self.header_read_timeout_seconds as u128,
+            ),
+            (
+                "serve.request_timeout_seconds",
+                self.request_timeout_seconds as u128,
+            ),
+            ("serve.max_connections", self.max_connections as u128),
+            (
+                "serve.max_concurrent_requests",
+                self.max_concurrent_requests as u128,
+            ),
+        ];
+        match limits.iter().find(|(_, value)| *value == 0) {
+            Some((name, _)) => Err(format!(
+                "{name}: 0 is no limit Herd can serve with; give at least 1"
+            )),
+            None => Ok(()),
         }
     }
 }

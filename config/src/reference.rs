@@ -133,6 +133,30 @@ pub const HELP: &[(&str, &str)] = &[
         "serve.sql_timeout_seconds",
         "`POST /v1/sql` cancels a query still running after this long; 0: no limit.",
     ),
+    (
+        "serve.insecure_no_token",
+        "Serve a non-loopback `listen` without a token (anyone reaching the port reads the API).",
+    ),
+    (
+        "serve.allowed_hosts",
+        "Names requests may give in `Host` besides `localhost`, loopback addresses and the listen address (any IP address when it is 0.0.0.0 or ::).",
+    ),
+    (
+        "serve.header_read_timeout_seconds",
+        "A connection must send a request's headers within this long; idle keep-alive connections close after it (at least 1).",
+    ),
+    (
+        "serve.request_timeout_seconds",
+        "A request still unanswered after this long gets 503 (at least 1).",
+    ),
+    (
+        "serve.max_connections",
+        "Connections open at once; one more gets 503 and is closed (at least 1).",
+    ),
+    (
+        "serve.max_concurrent_requests",
+        "Requests handled at once; one more gets 503 with `Retry-After` (at least 1; `/healthz` always answers).",
+    ),
     ("score.group", "Consumer group of the continuous scorer."),
     (
         "score.cold_start",

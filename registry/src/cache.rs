@@ -7,6 +7,10 @@
 //! when it opens and again on [`refresh`](ModelCache::refresh)); only models are
 //! loaded on demand. However many models the registry holds, the cached models'
 //! bytes never exceed the budget.
+//!
+//! Concurrent misses for one key share one load (a burst of requests for a cold
+//! key reads its artifact once), and artifacts on this machine are read on a
+//! blocking thread, never on the async runtime's.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -78,6 +82,9 @@ struct Held {
     bytes: usize,
 }
 
+/// One load of a key's version, awaited by every miss that wants it.
+type Flight = Arc<tokio::sync::OnceCell<Result<Arc<CachedModel>, Arc<RegistryError>>>>;
+
 /// The cache; share it behind an `Arc`.
 pub struct ModelCache {
     root: LakeRoot,
@@ -87,6 +94,8 @@ pub struct ModelCache {
     local_dir: Option<PathBuf>,
     current: RwLock<HashMap<SeriesKey, Current>>,
     held: Mutex<Held>,
+    /// Loads under way, by key and version.
+    loading: Mutex<HashMap<(SeriesKey, i64), Flight>>,
     budget: usize,
     /// The production table's version as last read, and whether an event changed a
     /// key's current version since: only then does a refresh read every entry again.
@@ -118,6 +127,7 @@ impl ModelCache {
                 models: LruCache::unbounded(),
                 bytes: 0,
             }),
+            loading: Mutex::new(HashMap::new()),
             budget: budget_bytes,
             read_version: Mutex::new(None),
             applied_since_read: AtomicBool::new(false),
@@ -232,16 +242,48 @@ impl ModelCache {
             return Ok(None);
         };
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let model = Arc::new(self.load(key, &current).await?);
-        self.insert(Arc::clone(&model));
-        Ok(Some(model))
+        self.load_once(key, &current).await.map(Some)
+    }
+
+    /// `key`'s model at `current`, loaded by the first miss and awaited by the
+    /// others that arrive meanwhile; should the first give up (its request was
+    /// dropped), the next waiter loads it.
+    async fn load_once(&self, key: &SeriesKey, current: &Current) -> Result<Arc<CachedModel>> {
+        let id = (key.clone(), current.version);
+        let flight = Arc::clone(lock(&self.loading).entry(id.clone()).or_default());
+        let loaded = flight
+            .get_or_init(|| async {
+                let loaded = self.load(key, current).await;
+                let loaded = loaded.map(Arc::new).map_err(Arc::new);
+                if let Ok(model) = &loaded {
+                    self.insert(Arc::clone(model));
+                }
+                loaded
+            })
+            .await
+            .clone();
+        {
+            let mut loading = lock(&self.loading);
+            if loading.get(&id).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                loading.remove(&id);
+            }
+        }
+        loaded.map_err(|e| shared_error(&e, &current.artifact))
     }
 
     async fn load(&self, key: &SeriesKey, current: &Current) -> Result<CachedModel> {
         let started = Instant::now();
         let loaded = async {
             let bytes = match &self.local_dir {
-                Some(dir) => read_local(dir, &current.artifact)?,
+                Some(dir) => {
+                    let (dir, artifact) = (dir.clone(), current.artifact.clone());
+                    tokio::task::spawn_blocking(move || read_local(&dir, &artifact))
+                        .await
+                        .map_err(|e| RegistryError::Artifact {
+                            path: current.artifact.clone(),
+                            reason: format!("reading it failed: {e}"),
+                        })??
+                }
                 None => {
                     let store = read_lock(&self.store).clone().ok_or_else(|| {
                         RegistryError::Corrupt(
@@ -322,6 +364,20 @@ impl ModelCache {
             budget_bytes: self.budget,
             production_keys: read_lock(&self.current).len(),
         }
+    }
+}
+
+/// A load's error as each of its waiters gets it: the artifact and the reason.
+fn shared_error(error: &RegistryError, artifact: &str) -> RegistryError {
+    match error {
+        RegistryError::Artifact { path, reason } => RegistryError::Artifact {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        other => RegistryError::Artifact {
+            path: artifact.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 

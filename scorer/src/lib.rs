@@ -21,7 +21,10 @@ pub use pipeline::{
     AccuracyThreshold, ConsumerGroup, PipelineOptions, PipelineReport, accuracy_threshold,
 };
 pub use predictions::{PREDICTIONS_TABLE, PredictionRows, Scored, predictions_table};
-pub use serve::{MAX_BODY_BYTES, MAX_HORIZON, ServeOptions, follow_models, router, serve};
+pub use serve::{
+    MAX_BODY_BYTES, MAX_HORIZON, ServeLimits, ServeOptions, check_default_horizon, check_exposure,
+    follow_models, router, serve,
+};
 pub use sql_api::{SqlApi, SqlRequest, WITHOUT_SQL};
 pub use stream::{
     ColdStartPolicy, DEFAULT_SCORE_GROUP, ID_HEADER, SCORE_WRITER, StreamOptions, StreamSummary,

@@ -7,28 +7,39 @@
 //! flush (the lake's `txn` versions are the truth), which is all lag needs. An
 //! unreachable broker is reported in the answer, never as a failed request, so the
 //! lake's part still reaches the page.
+//!
+//! The answer is computed at most once per [`ANSWER_TTL`], whatever the number of
+//! requests: a burst waits for one computation and shares it. The Kafka clients it
+//! asks are created once and kept, so a request costs no new client or thread.
 
 mod lag;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use herd_bus::KafkaOptions;
 use herd_lake::{DeltaTable, LakeRoot, TableSpec};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use lag::KafkaReport;
+use crate::serve::ApiError;
+
+use lag::{KafkaClients, KafkaReport};
 
 /// Minutes of `sales` arrivals reported, the most recent ones with rows.
 const ARRIVAL_MINUTES: usize = 1440;
+
+/// How long an answer is served again before it is computed anew: the page polls
+/// every few seconds, and a burst of requests costs one computation.
+pub const ANSWER_TTL: Duration = Duration::from_secs(1);
 
 /// A consumer group of Herd's and the topic it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -177,13 +188,20 @@ struct Pipeline {
     options: PipelineOptions,
     /// Tables opened by an earlier request, brought up to date by later ones.
     tables: Mutex<HashMap<&'static str, DeltaTable>>,
+    /// The clients that read offsets, shared by every request.
+    kafka: Arc<KafkaClients>,
+    /// The last answer and when it was computed; held while one is computed, so
+    /// that concurrent requests wait for it instead of computing their own.
+    answer: Mutex<Option<(Instant, Bytes)>>,
 }
 
 /// The `/v1/pipeline` route, with a state of its own.
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>(options: PipelineOptions) -> Router<S> {
     let state = Arc::new(Pipeline {
+        kafka: Arc::new(KafkaClients::new(&options)),
         options,
         tables: Mutex::new(HashMap::new()),
+        answer: Mutex::new(None),
     });
     Router::new()
         .route("/v1/pipeline", get(pipeline))
@@ -191,10 +209,41 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(options: PipelineOptions)
 }
 
 async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
+    let mut answer = state.answer.lock().await;
+    let body = match answer.as_ref() {
+        Some((at, body)) if at.elapsed() < ANSWER_TTL => body.clone(),
+        _ => {
+            let body = match serde_json::to_vec(&report(&state).await) {
+                Ok(body) => Bytes::from(body),
+                Err(e) => {
+                    return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                        .into_response();
+                }
+            };
+            *answer = Some((Instant::now(), body.clone()));
+            body
+        }
+    };
+    drop(answer);
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The pipeline as it is now: Kafka's offsets and the lake's tables, read at once.
+async fn report(state: &Pipeline) -> PipelineReport {
     let options = &state.options;
-    let (kafka, (tables, archived)) = tokio::join!(lag::kafka_report(options), lake_report(&state));
+    let (kafka, (tables, archived)) = tokio::join!(
+        lag::kafka_report(options, &state.kafka),
+        lake_report(state)
+    );
     let threshold = accuracy_threshold(&options.rule);
-    let report = PipelineReport {
+    PipelineReport {
         generated_at: Utc::now(),
         lake_root: root_text(&options.lake_root),
         production_root: root_text(&options.production_root),
@@ -206,8 +255,7 @@ async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
         tables,
         archived,
         kafka,
-    };
-    ([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
+    }
 }
 
 /// A local root as its path, anything else as its URL.

@@ -7,17 +7,25 @@
 //! `/metrics` (Prometheus text), `/openapi.json`, `GET /v1/pipeline` (consumer lag,
 //! table sizes, the promotion rule) and the dashboard page at `/`. Every error is
 //! JSON with a reason: 400 for a bad id, horizon or body, 401 without the bearer
-//! token when one is required, 404 for a key without a production model.
+//! token when one is required, 404 for a key without a production model, 405 for a
+//! wrong method, 415 for a body that is not JSON, 421 for a `Host` this server does
+//! not answer to, 503 when a limit is reached.
+//!
+//! The server is written for clients that are slow, careless or hostile: headers
+//! must arrive within a timeout, every request has a deadline, open connections and
+//! requests in flight are capped (past the caps the answer is 503 at once rather
+//! than a queue), and the `Host` header must name this server, so that a web page
+//! whose name is rebound to the server's address cannot read the API.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,8 +35,11 @@ use herd_models::Future;
 use herd_registry::ModelCache;
 use herd_schemas::{SeriesId, SeriesKey};
 use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
 
 /// The longest forecast served.
 pub const MAX_HORIZON: usize = 366;
@@ -49,6 +60,61 @@ pub struct ServeOptions {
     pub sql: Option<crate::sql_api::SqlApi>,
     /// What `GET /v1/pipeline` reports on: consumer groups, tables and the rule.
     pub pipeline: crate::pipeline::PipelineOptions,
+    /// Names `Host` may give besides loopback names and the listen address.
+    pub allowed_hosts: Vec<String>,
+    pub limits: ServeLimits,
+}
+
+/// What one client, or many, may take of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// A request's headers must arrive within this; an idle keep-alive connection
+    /// is closed after as long.
+    pub header_read_timeout: Duration,
+    /// A request unanswered after this gets 503.
+    pub request_timeout: Duration,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests handled at once; one more gets 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+/// Seconds a client is told to wait when a limit turned it away.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// Refuses to expose the API without a token: listening on an address other
+/// machines reach with no token set lets anyone read the forecasts and tables, so
+/// it takes `insecure_no_token` to do it.
+pub fn check_exposure(
+    listen: SocketAddr,
+    token: Option<&str>,
+    insecure_no_token: bool,
+) -> Result<(), String> {
+    if listen.ip().is_loopback() || token.is_some() || insecure_no_token {
+        return Ok(());
+    }
+    Err(format!(
+        "listening on {listen} without a token would let anyone who reaches it read the API; \
+         set --token (or HERD_SERVE_TOKEN, serve.token), or pass --insecure-no-token"
+    ))
+}
+
+/// Refuses a default horizon the API would refuse on every request.
+pub fn check_default_horizon(horizon: usize) -> Result<(), String> {
+    horizon_of(None, horizon)
+        .map(|_| ())
+        .map_err(|_| format!("train.horizon {horizon} is out of range for herd serve: 1 to {MAX_HORIZON} days"))
 }
 
 #[derive(Default)]
@@ -62,6 +128,9 @@ struct AppState {
     cache: Arc<ModelCache>,
     options: ServeOptions,
     counters: Counters,
+    hosts: AllowedHosts,
+    /// One permit per request in flight.
+    in_flight: Arc<Semaphore>,
 }
 
 type Shared = Arc<AppState>;
@@ -106,11 +175,14 @@ impl From<QueryRejection> for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// A client's mistake keeps the status that names it (413 for a large body,
+    /// 415 for one that is not JSON); anything else is a bad request.
     fn from(e: JsonRejection) -> Self {
-        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else {
-            StatusCode::BAD_REQUEST
+        let status = match e.status() {
+            status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
+                status
+            }
+            _ => StatusCode::BAD_REQUEST,
         };
         Self::new(status, e.body_text())
     }
@@ -158,14 +230,21 @@ pub struct WhatIf {
     pub promo: Vec<bool>,
 }
 
-/// The API's routes over `cache`.
+/// The API's routes over `cache`, with its limits on requests (the limits on
+/// connections are [`serve`]'s).
+///
+/// Layers, outermost first: counting responses, turning any error without a JSON
+/// body into one, the `Host` check, load shedding (`/healthz` exempt), the request
+/// deadline; the token guards `/v1/` and `/metrics`.
 pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
     let state = Arc::new(AppState {
+        hosts: AllowedHosts::new(options.listen.ip(), &options.allowed_hosts),
+        in_flight: Arc::new(Semaphore::new(options.limits.max_concurrent_requests)),
         cache,
         options,
         counters: Counters::default(),
     });
-    let api = Router::new()
+    let guarded = Router::new()
         .route("/v1/forecast/{store_id}/{item_id}", get(forecast))
         .route("/v1/forecast", post(what_if))
         .route(
@@ -173,36 +252,107 @@ pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
             post(crate::sql_api::query).with_state(state.options.sql.clone()),
         )
         .merge(crate::pipeline::routes(state.options.pipeline.clone()))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_token,
         ));
     Router::new()
-        .merge(api)
+        .merge(guarded)
         .merge(crate::dashboard::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), deadline))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), shed_load))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), check_host))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
         .with_state(state)
 }
 
-/// Serves until `cancel`.
+/// Serves until `cancel`, then lets the open connections finish their requests.
 pub async fn serve(
     cache: Arc<ModelCache>,
     options: ServeOptions,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let listener = TcpListener::bind(options.listen).await?;
     info!(address = %listener.local_addr()?, "serving forecasts");
-    axum::serve(listener, router(cache, options))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    let limits = options.limits;
+    accept(listener, router(cache, options), limits, cancel).await;
+    Ok(())
 }
 
+/// Accepts connections until `cancel`, each served by hyper with a deadline on its
+/// headers, at most `limits.max_connections` at once.
+async fn accept(listener: TcpListener, app: Router, limits: ServeLimits, cancel: CancellationToken) {
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = TaskTracker::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let stream = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            turn_away(&stream, limits.max_connections);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let cancel = cancel.clone();
+        connections.spawn(async move {
+            let _open = permit;
+            let mut connection = std::pin::pin!(connection);
+            let served = tokio::select! {
+                served = connection.as_mut() => served,
+                () = cancel.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = served {
+                debug!(error = %e, "connection closed");
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+/// Answers a connection past the cap with 503 and closes it, without reading it.
+/// The socket's buffer is empty, so one write that does not wait sends it all.
+fn turn_away(stream: &TcpStream, cap: usize) {
+    let body = serde_json::json!({
+        "error": format!("{cap} connections are open, the most this server takes; retry shortly"),
+        "status": 503,
+    })
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: {RETRY_AFTER_SECONDS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if let Err(e) = stream.try_write(response.as_bytes()) {
+        debug!(error = %e, "turning a connection away");
+    }
+}
+
+/// 401 unless the request carries the bearer token, compared in constant time so
+/// that the answer's timing tells nothing of how much of a guess was right.
 async fn require_token(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -214,12 +364,164 @@ async fn require_token(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
+        if !given.is_some_and(|given| token_matches(given, token)) {
             return ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required")
                 .into_response();
         }
     }
     next.run(request).await
+}
+
+fn token_matches(given: &str, token: &str) -> bool {
+    constant_time_eq::constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
+/// The names a request's `Host` may give: loopback names and addresses, the
+/// listen address (any IP address when it listens on all of them: an address
+/// cannot be rebound the way a name can) and the configured names.
+#[derive(Debug, Clone)]
+struct AllowedHosts {
+    listen: IpAddr,
+    names: Vec<String>,
+}
+
+impl AllowedHosts {
+    fn new(listen: IpAddr, names: &[String]) -> Self {
+        Self {
+            listen,
+            names: names.iter().map(|n| normalized(n)).collect(),
+        }
+    }
+
+    /// Whether `host` (a `Host` header: a name or address, maybe with a port)
+    /// names this server.
+    fn allows(&self, host: &str) -> bool {
+        let name = normalized(host_name(host));
+        if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            return ip.is_loopback() || self.listen.is_unspecified() || ip == self.listen;
+        }
+        name == "localhost" || self.names.iter().any(|allowed| *allowed == name)
+    }
+}
+
+/// A host name as compared: lower case, without the root's trailing dot.
+fn normalized(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// `host` without its port: `[::1]:8080` → `[::1]`, `example.com:80` → `example.com`.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// 421 for a request whose `Host` names another server: a page served under a
+/// name that an attacker re-points at this address must not read the API.
+async fn check_host(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|v| v.to_str().unwrap_or("(not text)"))
+        .or_else(|| request.uri().host());
+    match host {
+        Some(host) if !state.hosts.allows(host) => ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "Host {:?} is not a name of this server; add it to [serve] allowed_hosts",
+                host_name(host)
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// 503 with `Retry-After` when as many requests as allowed are in flight, rather
+/// than a queue that grows with the load; `/healthz` always answers.
+async fn shed_load(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
+        let limit = state.options.limits.max_concurrent_requests;
+        return retry_later(format!(
+            "{limit} requests are in flight, the most this server takes; retry shortly"
+        ));
+    };
+    next.run(request).await
+}
+
+/// 503 for a request not answered within the deadline; its reading of the body
+/// counts, so a client cannot hold a request open by sending its body slowly.
+async fn deadline(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let limit = state.options.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => retry_later(format!(
+            "the request was not answered within {} s",
+            limit.as_secs_f64()
+        )),
+    }
+}
+
+fn retry_later(message: String) -> Response {
+    let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// The longest error body kept as the reason when an error is rewritten as JSON.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// Rewrites an error answered without a JSON body (axum's 405 has none, its
+/// rejections are text) as `{"error": …, "status": …}`, keeping its headers
+/// (`Allow` among them).
+async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REASON_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let reason = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            format!("method {method} is not allowed here; allowed: {allowed}")
+        }
+        _ if !text.is_empty() => text,
+        _ => status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_owned(),
+    };
+    let mut json = ApiError::new(status, reason).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    json.headers_mut().extend(parts.headers);
+    if method == Method::HEAD {
+        *json.body_mut() = axum::body::Body::empty();
+    }
+    json
 }
 
 async fn count(State(state): State<Shared>, request: Request, next: Next) -> Response {
@@ -302,9 +604,11 @@ async fn answer(
         .get(key)
         .await
         .map_err(|e| {
+            // The reason names files on this server: it goes to the log only.
+            warn!(%key, error = %e, "loading a production model");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("loading {key}'s model: {e}"),
+                format!("{key}'s production model could not be loaded; the server's log has the reason"),
             )
         })?
         .ok_or_else(|| {

@@ -13,6 +13,10 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on API requests [default: serve.token]
     #[arg(long, env = "HERD_SERVE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve a non-loopback address without a token: anyone who reaches it can read
+    /// the API [default: serve.insecure_no_token]
+    #[arg(long)]
+    pub insecure_no_token: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use herd_registry::ModelCache;
-use herd_scorer::{ConsumerGroup, PipelineOptions, ServeOptions, follow_models, serve};
+use herd_scorer::{
+    ConsumerGroup, PipelineOptions, ServeLimits, ServeOptions, check_default_horizon,
+    check_exposure, follow_models, serve,
+};
 
 use crate::args::ServeArgs;
 use herd_config::Settings;
@@ -28,6 +31,14 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| Some(settings.serve.token.clone()))
         .filter(|t| !t.is_empty());
+    check_exposure(
+        listen,
+        token.as_deref(),
+        args.insecure_no_token || settings.serve.insecure_no_token,
+    )
+    .map_err(anyhow::Error::msg)?;
+    check_default_horizon(settings.train.horizon).map_err(anyhow::Error::msg)?;
+    let limits = limits(settings)?;
     let cache = Arc::new(ModelCache::open(&production_root(settings)?, budget).await?);
     let cancel = crate::shutdown::cancel_on_signal();
     let follower = tokio::spawn(follow_models(
@@ -44,6 +55,8 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         default_horizon: settings.train.horizon,
         sql: crate::commands::sql::api(settings)?,
         pipeline: pipeline_options(settings)?,
+        allowed_hosts: settings.serve.allowed_hosts.clone(),
+        limits,
     };
     let served = serve(cache, options, cancel.clone())
         .await
@@ -54,6 +67,18 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         .context("following model events")?
         .context("following model events")?;
     served
+}
+
+/// What clients may take of the server, each limit at least 1.
+fn limits(settings: &Settings) -> anyhow::Result<ServeLimits> {
+    let serve = &settings.serve;
+    serve.check_limits().map_err(anyhow::Error::msg)?;
+    Ok(ServeLimits {
+        header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
+        request_timeout: Duration::from_secs(serve.request_timeout_seconds),
+        max_connections: serve.max_connections,
+        max_concurrent_requests: serve.max_concurrent_requests,
+    })
 }
 
 /// What `GET /v1/pipeline` reports on: each service's consumer group and the topic

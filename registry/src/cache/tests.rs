@@ -181,3 +181,67 @@ async fn a_refresh_reads_the_table_again_when_it_moved() {
     assert_eq!(cache.get(&keys[0]).await.unwrap().unwrap().version, 2);
     assert_eq!(cache.stats().loads, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_for_one_key_load_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+    let key: SeriesKey = "S1/I1".parse().unwrap();
+    let mut production = ProductionRegistry::open(&root).await.unwrap();
+    let store = production.artifact_store();
+    write_artifact(store.as_ref(), &artifact_path(&key, 1), model_bytes(10.0))
+        .await
+        .unwrap();
+    production.append(vec![entry(&key, 1)]).await.unwrap();
+    let cache = Arc::new(ModelCache::open(&root, usize::MAX).await.unwrap());
+
+    let requests = 64;
+    let mut gets = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(requests));
+    for _ in 0..requests {
+        let (cache, key, start) = (Arc::clone(&cache), key.clone(), Arc::clone(&start));
+        gets.spawn(async move {
+            start.wait().await;
+            cache.get(&key).await.unwrap().unwrap().version
+        });
+    }
+    while let Some(version) = gets.join_next().await {
+        assert_eq!(version.unwrap(), 1);
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.loads, 1, "{stats:?}");
+    assert_eq!(stats.hits + stats.misses, requests as u64, "{stats:?}");
+    assert!(stats.misses > 1, "the requests overlapped: {stats:?}");
+    assert!(lock(&cache.loading).is_empty(), "no load is left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_that_fails_fails_each_waiter_and_is_tried_again_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = LakeRoot::parse(&dir.path().to_string_lossy()).unwrap();
+    let key: SeriesKey = "S1/I1".parse().unwrap();
+    let mut production = ProductionRegistry::open(&root).await.unwrap();
+    production.append(vec![entry(&key, 1)]).await.unwrap();
+    let cache = Arc::new(ModelCache::open(&root, usize::MAX).await.unwrap());
+
+    let mut gets = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (cache, key) = (Arc::clone(&cache), key.clone());
+        gets.spawn(async move { cache.get(&key).await.map(|m| m.is_some()) });
+    }
+    while let Some(got) = gets.join_next().await {
+        let error = got.unwrap().expect_err("the artifact is missing");
+        assert!(
+            matches!(&error, RegistryError::Artifact { path, .. } if *path == artifact_path(&key, 1)),
+            "{error}"
+        );
+    }
+    assert!(lock(&cache.loading).is_empty(), "a failed load is not kept");
+
+    // Once the artifact is there, the next miss loads it.
+    let store = production.artifact_store();
+    write_artifact(store.as_ref(), &artifact_path(&key, 1), model_bytes(10.0))
+        .await
+        .unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().unwrap().version, 1);
+}

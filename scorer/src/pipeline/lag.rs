@@ -1,8 +1,12 @@
 //! Consumer lag: each group's committed offsets on the partitions of the topic it
 //! reads, against the partitions' watermarks, read with librdkafka's blocking calls
 //! on a blocking thread, each bounded by the configured timeout.
+//!
+//! The clients are created on first use and kept: each librdkafka client runs
+//! threads of its own, so a client per request would cost threads per request.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
 use herd_bus::KafkaOptions;
@@ -73,11 +77,76 @@ pub struct GroupPartition {
     pub lag: Option<i64>,
 }
 
-pub(super) async fn kafka_report(options: &PipelineOptions) -> KafkaReport {
-    let kafka = options.kafka.clone();
-    let groups = options.groups.clone();
+/// The clients that read offsets: one for metadata and watermarks, one per group
+/// for its committed offsets (a client asks for its own group's), created on first
+/// use. One reading at a time uses them.
+pub(super) struct KafkaClients {
+    kafka: KafkaOptions,
+    groups: Vec<ConsumerGroup>,
+    timeout: Duration,
+    created: Mutex<Option<Clients>>,
+}
+
+struct Clients {
+    metadata: BaseConsumer,
+    /// In the order of the groups.
+    groups: Vec<BaseConsumer>,
+}
+
+impl KafkaClients {
+    pub(super) fn new(options: &PipelineOptions) -> Self {
+        Self {
+            kafka: options.kafka.clone(),
+            groups: options.groups.clone(),
+            timeout: options.kafka_timeout,
+            created: Mutex::new(None),
+        }
+    }
+
+    /// Reads every offset with the shared clients, creating them the first time.
+    /// Blocking. Should an earlier reading still wait on a slow broker, this one
+    /// says so at once rather than queue a thread behind it.
+    fn read(&self) -> Result<KafkaReport, KafkaError> {
+        let mut created = match self.created.try_lock() {
+            Ok(created) => created,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Ok(KafkaReport::Unreachable {
+                    error: format!(
+                        "an earlier request to Kafka at {} has not been answered yet",
+                        self.kafka.bootstrap_servers
+                    ),
+                });
+            }
+        };
+        let clients = match created.take() {
+            Some(clients) => clients,
+            None => self.create()?,
+        };
+        let read = read_offsets(&clients, &self.groups, self.timeout);
+        *created = Some(clients);
+        read
+    }
+
+    fn create(&self) -> Result<Clients, KafkaError> {
+        Ok(Clients {
+            metadata: self.kafka.client_config().create()?,
+            groups: self
+                .groups
+                .iter()
+                .map(|group| self.kafka.consumer_config(&group.group).create())
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+pub(super) async fn kafka_report(
+    options: &PipelineOptions,
+    clients: &Arc<KafkaClients>,
+) -> KafkaReport {
     let timeout = options.kafka_timeout;
-    let task = tokio::task::spawn_blocking(move || read_offsets(&kafka, &groups, timeout));
+    let clients = Arc::clone(clients);
+    let task = tokio::task::spawn_blocking(move || clients.read());
     // Each request is bounded; this bounds them all, should a broker answer slowly.
     match tokio::time::timeout(timeout * 4, task).await {
         Ok(Ok(Ok(report))) => report,
@@ -103,37 +172,26 @@ pub(super) async fn kafka_report(options: &PipelineOptions) -> KafkaReport {
 /// Watermarks of every topic the groups read, then each group's committed offsets.
 /// Blocking: librdkafka's calls wait up to `timeout` each.
 fn read_offsets(
-    kafka: &KafkaOptions,
+    clients: &Clients,
     groups: &[ConsumerGroup],
     timeout: Duration,
 ) -> Result<KafkaReport, KafkaError> {
-    let client: BaseConsumer = kafka.client_config().create()?;
     let mut topics: Vec<TopicReport> = Vec::new();
     for group in groups {
         if topics.iter().any(|t| t.topic == group.topic) {
             continue;
         }
-        topics.push(topic_marks(&client, &group.topic, timeout)?);
+        topics.push(topic_marks(&clients.metadata, &group.topic, timeout)?);
     }
-    let reports = std::thread::scope(|scope| {
-        let tasks: Vec<_> = groups
-            .iter()
-            .map(|group| {
-                let topic = topics.iter().find(|t| t.topic == group.topic);
-                scope.spawn(move || group_report(kafka, group, topic, timeout))
-            })
-            .collect();
-        tasks
-            .into_iter()
-            .zip(groups)
-            .map(|(task, group)| {
-                task.join().unwrap_or_else(|_| GroupReport {
-                    error: Some("reading its offsets failed".to_owned()),
-                    ..empty_group(group)
-                })
-            })
-            .collect()
-    });
+    // The broker answered the metadata requests: each group's takes one round trip.
+    let reports = groups
+        .iter()
+        .zip(&clients.groups)
+        .map(|(group, client)| {
+            let topic = topics.iter().find(|t| t.topic == group.topic);
+            group_report(client, group, topic, timeout)
+        })
+        .collect();
     Ok(KafkaReport::Read {
         topics,
         groups: reports,
@@ -204,7 +262,7 @@ fn empty_group(group: &ConsumerGroup) -> GroupReport {
 
 /// `group`'s committed offsets on `topic`'s partitions against their watermarks.
 fn group_report(
-    kafka: &KafkaOptions,
+    client: &BaseConsumer,
     group: &ConsumerGroup,
     topic: Option<&TopicReport>,
     timeout: Duration,
@@ -214,7 +272,7 @@ fn group_report(
         report.error = Some(format!("topic {} has no readable partitions", group.topic));
         return report;
     };
-    let committed = committed_offsets(kafka, group, &topic.partitions, timeout);
+    let committed = committed_offsets(client, group, &topic.partitions, timeout);
     let committed = match committed {
         Ok(committed) => committed,
         Err(e) => {
@@ -246,14 +304,14 @@ fn group_report(
 }
 
 /// The offsets `group` committed on `partitions` (none for a partition it never
-/// committed). The client never joins the group: it only asks the coordinator.
+/// committed). `client` carries the group's id and never joins the group: it only
+/// asks the coordinator.
 fn committed_offsets(
-    kafka: &KafkaOptions,
+    client: &BaseConsumer,
     group: &ConsumerGroup,
     partitions: &[PartitionMarks],
     timeout: Duration,
 ) -> Result<HashMap<i32, i64>, KafkaError> {
-    let client: BaseConsumer = kafka.consumer_config(&group.group).create()?;
     let mut wanted = TopicPartitionList::new();
     for marks in partitions {
         wanted.add_partition(&group.topic, marks.partition);
