@@ -481,10 +481,10 @@ fn retry_later(message: String) -> Response {
 const MAX_REASON_BYTES: usize = 1024;
 
 /// Rewrites an error answered without a JSON body (axum's 405 has none, its
-/// rejections are text) as `{"error": …, "status": …}`, keeping its headers
-/// (`Allow` among them).
+/// rejections are text) as `{"error": …, "status": …}`, keeping its headers.
 async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -500,13 +500,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
     let reason = match status {
+        // axum adds `Allow` to the answer after this layer, from the route's methods.
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = parts
-                .headers
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none");
-            format!("method {method} is not allowed here; allowed: {allowed}")
+            format!("{method} is not allowed on {path}; the Allow header lists the methods that are")
         }
         _ if !text.is_empty() => text,
         _ => status
