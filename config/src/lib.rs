@@ -578,6 +578,29 @@ fn one_line(message: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn serve_limits_of_0_are_refused_with_their_name() {
+        assert!(ServeSettings::default().check_limits().is_ok());
+        let limits: [(&str, fn(&mut ServeSettings)); 4] = [
+            ("serve.header_read_timeout_seconds", |s| {
+                s.header_read_timeout_seconds = 0
+            }),
+            ("serve.request_timeout_seconds", |s| {
+                s.request_timeout_seconds = 0
+            }),
+            ("serve.max_connections", |s| s.max_connections = 0),
+            ("serve.max_concurrent_requests", |s| {
+                s.max_concurrent_requests = 0
+            }),
+        ];
+        for (name, zero) in limits {
+            let mut settings = ServeSettings::default();
+            zero(&mut settings);
+            let refused = settings.check_limits().unwrap_err();
+            assert!(refused.starts_with(name), "{refused}");
+        }
+    }
+
     fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         // No file named: ./herd.toml is read if there is one, and the crate has none.

@@ -238,10 +238,8 @@ async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
 /// The pipeline as it is now: Kafka's offsets and the lake's tables, read at once.
 async fn report(state: &Pipeline) -> PipelineReport {
     let options = &state.options;
-    let (kafka, (tables, archived)) = tokio::join!(
-        lag::kafka_report(options, &state.kafka),
-        lake_report(state)
-    );
+    let (kafka, (tables, archived)) =
+        tokio::join!(lag::kafka_report(options, &state.kafka), lake_report(state));
     let threshold = accuracy_threshold(&options.rule);
     PipelineReport {
         generated_at: Utc::now(),

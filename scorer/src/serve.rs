@@ -112,9 +112,9 @@ pub fn check_exposure(
 
 /// Refuses a default horizon the API would refuse on every request.
 pub fn check_default_horizon(horizon: usize) -> Result<(), String> {
-    horizon_of(None, horizon)
-        .map(|_| ())
-        .map_err(|_| format!("train.horizon {horizon} is out of range for herd serve: 1 to {MAX_HORIZON} days"))
+    horizon_of(None, horizon).map(|_| ()).map_err(|_| {
+        format!("train.horizon {horizon} is out of range for herd serve: 1 to {MAX_HORIZON} days")
+    })
 }
 
 #[derive(Default)]
@@ -179,9 +179,7 @@ impl From<JsonRejection> for ApiError {
     /// 415 for one that is not JSON); anything else is a bad request.
     fn from(e: JsonRejection) -> Self {
         let status = match e.status() {
-            status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
-                status
-            }
+            status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => status,
             _ => StatusCode::BAD_REQUEST,
         };
         Self::new(status, e.body_text())
@@ -266,8 +264,14 @@ pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), deadline))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), shed_load))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), check_host))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            shed_load,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            check_host,
+        ))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
         .with_state(state)
@@ -288,7 +292,12 @@ pub async fn serve(
 
 /// Accepts connections until `cancel`, each served by hyper with a deadline on its
 /// headers, at most `limits.max_connections` at once.
-async fn accept(listener: TcpListener, app: Router, limits: ServeLimits, cancel: CancellationToken) {
+async fn accept(
+    listener: TcpListener,
+    app: Router,
+    limits: ServeLimits,
+    cancel: CancellationToken,
+) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -397,7 +406,11 @@ impl AllowedHosts {
     /// names this server.
     fn allows(&self, host: &str) -> bool {
         let name = normalized(host_name(host));
-        if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             return ip.is_loopback() || self.listen.is_unspecified() || ip == self.listen;
         }
         name == "localhost" || self.names.iter().any(|allowed| *allowed == name)
@@ -502,7 +515,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
     let reason = match status {
         // axum adds `Allow` to the answer after this layer, from the route's methods.
         StatusCode::METHOD_NOT_ALLOWED => {
-            format!("{method} is not allowed on {path}; the Allow header lists the methods that are")
+            format!(
+                "{method} is not allowed on {path}; the Allow header lists the methods that are"
+            )
         }
         _ if !text.is_empty() => text,
         _ => status
@@ -604,7 +619,9 @@ async fn answer(
             warn!(%key, error = %e, "loading a production model");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("{key}'s production model could not be loaded; the server's log has the reason"),
+                format!(
+                    "{key}'s production model could not be loaded; the server's log has the reason"
+                ),
             )
         })?
         .ok_or_else(|| {
@@ -828,6 +845,84 @@ pub async fn follow_models(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_loopback_names_the_listen_address_and_the_configured_names() {
+        let hosts = AllowedHosts::new(
+            "192.0.2.10".parse().unwrap(),
+            &["Forecasts.Example".to_owned()],
+        );
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:8080",
+            "127.9.9.9",
+            "[::1]:8080",
+            "[::1]",
+            "192.0.2.10:8080",
+            "forecasts.example",
+            "forecasts.example.:443",
+        ] {
+            assert!(hosts.allows(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "192.0.2.11:8080",
+            "localhost.evil.example",
+            "forecasts.example.evil.example",
+            "[::2]:8080",
+            "",
+        ] {
+            assert!(!hosts.allows(host), "{host}");
+        }
+        let everywhere = AllowedHosts::new("0.0.0.0".parse().unwrap(), &[]);
+        assert!(everywhere.allows("203.0.113.5:8080"));
+        assert!(everywhere.allows("[2001:db8::1]:8080"));
+        assert!(!everywhere.allows("evil.example:8080"));
+    }
+
+    #[test]
+    fn host_names_lose_their_port_only() {
+        assert_eq!(host_name("example.com:8080"), "example.com");
+        assert_eq!(host_name("example.com"), "example.com");
+        assert_eq!(host_name("[::1]:8080"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("a:b"), "a:b");
+    }
+
+    #[test]
+    fn only_the_whole_token_matches() {
+        assert!(token_matches("s3cret", "s3cret"));
+        for given in ["s3cre", "s3cret!", "S3cret", "", "s3creu"] {
+            assert!(!token_matches(given, "s3cret"), "{given}");
+        }
+    }
+
+    #[test]
+    fn an_exposed_address_needs_a_token_or_the_operators_word() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let everywhere: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(check_exposure(loopback, None, false).is_ok());
+        assert!(check_exposure("[::1]:8080".parse().unwrap(), None, false).is_ok());
+        assert!(check_exposure(everywhere, Some("t"), false).is_ok());
+        assert!(check_exposure(everywhere, None, true).is_ok());
+        let refused = check_exposure(everywhere, None, false).unwrap_err();
+        assert!(refused.contains("0.0.0.0:8080") && refused.contains("--insecure-no-token"));
+        assert!(!refused.contains('\n'), "{refused}");
+    }
+
+    #[test]
+    fn the_default_horizon_is_checked_once() {
+        assert!(check_default_horizon(28).is_ok());
+        assert!(check_default_horizon(MAX_HORIZON).is_ok());
+        for bad in [0, MAX_HORIZON + 1] {
+            let refused = check_default_horizon(bad).unwrap_err();
+            assert!(
+                refused.contains(&format!("train.horizon {bad}")),
+                "{refused}"
+            );
+        }
+    }
 
     #[test]
     fn dates_serialize_as_chrono_writes_them() {
