@@ -581,7 +581,8 @@ mod tests {
     #[test]
     fn serve_limits_of_0_are_refused_with_their_name() {
         assert!(ServeSettings::default().check_limits().is_ok());
-        let limits: [(&str, fn(&mut ServeSettings)); 4] = [
+        type Zero = fn(&mut ServeSettings);
+        let limits: [(&str, Zero); 4] = [
             ("serve.header_read_timeout_seconds", |s| {
                 s.header_read_timeout_seconds = 0
             }),

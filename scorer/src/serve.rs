@@ -413,7 +413,7 @@ impl AllowedHosts {
         {
             return ip.is_loopback() || self.listen.is_unspecified() || ip == self.listen;
         }
-        name == "localhost" || self.names.iter().any(|allowed| *allowed == name)
+        name == "localhost" || self.names.contains(&name)
     }
 }
 
