@@ -223,7 +223,8 @@ pub struct WhatIf {
     pub item_id: String,
     pub horizon: Option<usize>,
     #[serde(default)]
-    pub price: Vec<f32>,
+    /// As sent: checked to be a positive 32-bit float before the model sees it.
+    pub price: Vec<f64>,
     #[serde(default)]
     pub promo: Vec<bool>,
 }
@@ -591,17 +592,28 @@ async fn what_if(
             body.promo.len()
         )));
     }
-    if let Some(bad) = body.price.iter().find(|p| !(p.is_finite() && **p > 0.0)) {
-        return Err(ApiError::bad_request(format!(
-            "price {bad} is not a positive number"
-        )));
-    }
+    let price = planned_prices(&body.price)?;
     let promo: Vec<u8> = body.promo.iter().map(|p| u8::from(*p)).collect();
     let future = Future {
-        price: &body.price,
+        price: &price,
         promo: &promo,
     };
     answer(&state, &key, horizon, Some(&future)).await
+}
+
+/// Planned prices as the models take them: each a positive, normal 32-bit float (the
+/// OpenAPI document's bounds), so that no price turns into 0 or infinity on the way.
+fn planned_prices(prices: &[f64]) -> Result<Vec<f32>, ApiError> {
+    let range = f64::from(f32::MIN_POSITIVE)..=f64::from(f32::MAX);
+    match prices.iter().find(|p| !range.contains(p)) {
+        Some(bad) => Err(ApiError::bad_request(format!(
+            "price {bad} is not a positive price: expected a number from {:e} to {:e}",
+            f32::MIN_POSITIVE,
+            f32::MAX
+        ))),
+        // In range, so the conversion neither rounds to 0 nor overflows.
+        None => Ok(prices.iter().map(|&p| p as f32).collect()),
+    }
 }
 
 async fn answer(
@@ -845,6 +857,17 @@ pub async fn follow_models(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planned_prices_are_positive_normal_f32s_or_refused_as_sent() {
+        let ok = planned_prices(&[2.5, f64::from(f32::MIN_POSITIVE), f64::from(f32::MAX)]);
+        assert_eq!(ok.unwrap(), vec![2.5, f32::MIN_POSITIVE, f32::MAX]);
+        for bad in [0.0, -1.0, 5e-324, 1e-40, 1e39] {
+            let err = planned_prices(&[1.0, bad]).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST);
+            assert!(err.message.starts_with(&format!("price {bad} ")), "{}", err.message);
+        }
+    }
 
     #[test]
     fn hosts_are_loopback_names_the_listen_address_and_the_configured_names() {
