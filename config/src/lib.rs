@@ -118,10 +118,37 @@ pub struct ServeSettings {
     pub token: String,
     /// Re-read the production table this often, besides following `herd.models`.
     pub refresh_seconds: u64,
-    /// `POST /v1/sql` answers at most this many rows and says when it cut; 0: no cap.
+    /// `POST /v1/sql` answers at most this many rows and says when it cut.
     pub sql_max_rows: usize,
-    /// `POST /v1/sql` cancels a query still running after this long; 0: no limit.
+    /// `POST /v1/sql` answers at most this many MiB of rows and says when it cut.
+    pub sql_max_answer_mb: usize,
+    /// `POST /v1/sql` cancels a query still running after this long.
     pub sql_timeout_seconds: u64,
+    /// MiB that SQL queries running at once may use together.
+    pub sql_memory_mb: usize,
+    /// `POST /v1/sql` runs at most this many queries at once and answers 429 past it.
+    pub sql_max_concurrent: usize,
+}
+
+impl ServeSettings {
+    /// Refuses a SQL limit of 0: none can be switched off, and a very large value is
+    /// the way to lift one.
+    pub fn check_sql_limits(&self) -> Result<(), String> {
+        let limits = [
+            ("serve.sql_max_rows", self.sql_max_rows as u64),
+            ("serve.sql_max_answer_mb", self.sql_max_answer_mb as u64),
+            ("serve.sql_timeout_seconds", self.sql_timeout_seconds),
+            ("serve.sql_memory_mb", self.sql_memory_mb as u64),
+            ("serve.sql_max_concurrent", self.sql_max_concurrent as u64),
+        ];
+        match limits.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(format!(
+                "{key}: 0 would switch the limit off; give a positive number \
+                 (a very large one lifts the limit)"
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Default for ServeSettings {
@@ -132,7 +159,10 @@ impl Default for ServeSettings {
             token: String::new(),
             refresh_seconds: 30,
             sql_max_rows: 10_000,
+            sql_max_answer_mb: 16,
             sql_timeout_seconds: 10,
+            sql_memory_mb: 512,
+            sql_max_concurrent: 4,
         }
     }
 }
