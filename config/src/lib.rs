@@ -124,7 +124,8 @@ pub struct ServeSettings {
     pub sql_max_answer_mb: usize,
     /// `POST /v1/sql` cancels a query still running after this long.
     pub sql_timeout_seconds: u64,
-    /// MiB that SQL queries running at once may use together.
+    /// MiB that SQL queries running at once may use together, in `herd serve` and in
+    /// `herd sql`.
     pub sql_memory_mb: usize,
     /// `POST /v1/sql` runs at most this many queries at once and answers 429 past it.
     pub sql_max_concurrent: usize,

@@ -139,7 +139,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "serve.sql_memory_mb",
-        "MiB the SQL queries running at once may use together; past it a query gets 503 (at least 1).",
+        "MiB the SQL queries running at once may use together (`herd sql` too); past it a query gets 503 (at least 1).",
     ),
     (
         "serve.sql_max_concurrent",
