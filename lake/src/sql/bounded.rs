@@ -10,20 +10,20 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use deltalake::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
-use deltalake::arrow::compute::kernels::length::length;
 use deltalake::arrow::compute::cast;
+use deltalake::arrow::compute::kernels::length::length;
 use deltalake::arrow::datatypes::{
     DataType, FieldRef, Int64Type, IntervalMonthDayNanoType, TimeUnit,
 };
 use deltalake::datafusion::common::{Result, ScalarValue};
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::FunctionRegistry as _;
 use deltalake::datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
 use deltalake::datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use deltalake::datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature,
 };
-use deltalake::datafusion::execution::FunctionRegistry as _;
 use deltalake::datafusion::prelude::SessionContext;
 
 /// How a function's answer grows with its arguments.
@@ -183,9 +183,11 @@ impl ScalarUDFImpl for Bounded {
 /// The bytes `growth`'s answer takes at most for `args` over `rows` rows.
 fn estimate(growth: Growth, args: &[ColumnarValue], rows: usize) -> Result<usize> {
     let total = match (growth, args) {
-        (Growth::Repeat, [text, times]) => per_row_sum(rows, &[lengths(text)?, ints(times)?], |v| {
-            v[0].saturating_mul(v[1].max(0))
-        }),
+        (Growth::Repeat, [text, times]) => {
+            per_row_sum(rows, &[lengths(text)?, ints(times)?], |v| {
+                v[0].saturating_mul(v[1].max(0))
+            })
+        }
         (Growth::Pad, [text, width, rest @ ..]) => {
             let char_bytes = if rest.is_empty() { 1 } else { 4 };
             per_row_sum(rows, &[lengths(text)?, ints(width)?], |v| {
@@ -259,13 +261,17 @@ fn per_row_sum(rows: usize, args: &[PerRow], f: impl Fn(&[i64]) -> i64) -> i64 {
 /// An integer argument's values.
 fn ints(arg: &ColumnarValue) -> Result<PerRow> {
     Ok(match arg {
-        ColumnarValue::Scalar(value) => PerRow::Constant(match value.cast_to(&DataType::Int64)? {
-            ScalarValue::Int64(Some(v)) => v,
-            _ => 0,
-        }),
-        ColumnarValue::Array(array) => {
-            PerRow::Rows(cast(array, &DataType::Int64)?.as_primitive::<Int64Type>().clone())
+        ColumnarValue::Scalar(value) => {
+            PerRow::Constant(match value.cast_to(&DataType::Int64)? {
+                ScalarValue::Int64(Some(v)) => v,
+                _ => 0,
+            })
         }
+        ColumnarValue::Array(array) => PerRow::Rows(
+            cast(array, &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .clone(),
+        ),
     })
 }
 
@@ -280,7 +286,11 @@ fn lengths(arg: &ColumnarValue) -> Result<PerRow> {
         }),
         ColumnarValue::Array(array) => {
             let lengths = length(array.as_ref())?;
-            PerRow::Rows(cast(&lengths, &DataType::Int64)?.as_primitive::<Int64Type>().clone())
+            PerRow::Rows(
+                cast(&lengths, &DataType::Int64)?
+                    .as_primitive::<Int64Type>()
+                    .clone(),
+            )
         }
     })
 }

@@ -188,7 +188,8 @@ fn empty_body() -> Box<SetExpr> {
 /// The operands of the expressions the parser chains in a loop (operators, `IS …`,
 /// `::` casts, `LIKE`, `BETWEEN`, …), moved out of `expr` and replaced by NULLs.
 fn take_operands(expr: &mut Expr) -> Vec<Expr> {
-    let take = |operand: &mut Box<Expr>| std::mem::replace(operand.as_mut(), Expr::value(Value::Null));
+    let take =
+        |operand: &mut Box<Expr>| std::mem::replace(operand.as_mut(), Expr::value(Value::Null));
     match expr {
         Expr::BinaryOp { left, right, .. }
         | Expr::IsDistinctFrom(left, right)

@@ -458,7 +458,11 @@ async fn refusal(engine: &SqlEngine, sql: &str) -> SqlError {
         timeout: Some(Duration::from_secs(60)),
     };
     match engine.query(sql, &limits).await {
-        Ok(answer) => panic!("{} answered {} rows", &sql[..sql.len().min(80)], answer.row_count),
+        Ok(answer) => panic!(
+            "{} answered {} rows",
+            &sql[..sql.len().min(80)],
+            answer.row_count
+        ),
         Err(e) => e,
     }
 }
@@ -486,15 +490,27 @@ async fn functions_that_grow_are_refused_before_they_allocate_past_the_budget() 
     }
     // Within the budget the same functions answer.
     assert_eq!(
-        count(&engine, "SELECT CAST(length(repeat('x', 1000000)) AS BIGINT)").await,
+        count(
+            &engine,
+            "SELECT CAST(length(repeat('x', 1000000)) AS BIGINT)"
+        )
+        .await,
         1_000_000
     );
     assert_eq!(
-        count(&engine, "SELECT CAST(cardinality(range(0, 100000)) AS BIGINT)").await,
+        count(
+            &engine,
+            "SELECT CAST(cardinality(range(0, 100000)) AS BIGINT)"
+        )
+        .await,
         100_000
     );
     assert_eq!(
-        count(&engine, "SELECT CAST(length(concat('a', lpad('b', 10))) AS BIGINT)").await,
+        count(
+            &engine,
+            "SELECT CAST(length(concat('a', lpad('b', 10))) AS BIGINT)"
+        )
+        .await,
         11
     );
 }
@@ -512,7 +528,10 @@ async fn operators_past_the_memory_budget_are_refused() {
         "{error}"
     );
     // The memory is given back: a small query still answers.
-    assert_eq!(count(&engine, "SELECT count(*) FROM range(1000)").await, 1000);
+    assert_eq!(
+        count(&engine, "SELECT count(*) FROM range(1000)").await,
+        1000
+    );
 }
 
 #[tokio::test]
@@ -528,7 +547,10 @@ async fn statements_too_long_or_too_deep_are_refused_without_overflowing() {
     let cast = format!("SELECT 1{}", "::BIGINT".repeat(10_000));
     let in_call = format!("SELECT abs(1{})", "+1".repeat(20_000));
     let unions = vec!["SELECT 1"; 5_000].join(" UNION ALL ");
-    let joins = format!("SELECT 1 FROM range(1) a{}", " JOIN range(1) b ON true".repeat(3_000));
+    let joins = format!(
+        "SELECT 1 FROM range(1) a{}",
+        " JOIN range(1) b ON true".repeat(3_000)
+    );
     let copy = format!("COPY (SELECT 1{}) TO 'out.csv'", "+1".repeat(20_000));
     let explained = format!("EXPLAIN SELECT 1{}", "+1".repeat(20_000));
     let cases = [
@@ -597,7 +619,10 @@ async fn json_rows_stop_at_their_byte_budget_on_a_row_boundary() {
     let text = rows.finish();
     assert!(text.len() <= 40, "{}", String::from_utf8_lossy(&text));
     let parsed: serde_json::Value = serde_json::from_slice(&text).unwrap();
-    assert_eq!(parsed, serde_json::json!([{"v": 0}, {"v": 1}, {"v": 2}, {"v": 3}]));
+    assert_eq!(
+        parsed,
+        serde_json::json!([{"v": 0}, {"v": 1}, {"v": 2}, {"v": 3}])
+    );
 
     let mut rows = JsonRows::new(1 << 20);
     for batch in &answer.batches {
