@@ -118,10 +118,17 @@ pub struct ServeSettings {
     pub token: String,
     /// Re-read the production table this often, besides following `herd.models`.
     pub refresh_seconds: u64,
-    /// `POST /v1/sql` answers at most this many rows and says when it cut; 0: no cap.
+    /// `POST /v1/sql` answers at most this many rows and says when it cut.
     pub sql_max_rows: usize,
-    /// `POST /v1/sql` cancels a query still running after this long; 0: no limit.
+    /// `POST /v1/sql` answers at most this many MiB of rows and says when it cut.
+    pub sql_max_answer_mb: usize,
+    /// `POST /v1/sql` cancels a query still running after this long.
     pub sql_timeout_seconds: u64,
+    /// MiB that SQL queries running at once may use together, in `herd serve` and in
+    /// `herd sql`.
+    pub sql_memory_mb: usize,
+    /// `POST /v1/sql` runs at most this many queries at once and answers 429 past it.
+    pub sql_max_concurrent: usize,
     /// Serve a non-loopback address without a token: anyone who reaches the port
     /// can read the forecasts and the tables.
     pub insecure_no_token: bool,
@@ -149,7 +156,10 @@ impl Default for ServeSettings {
             token: String::new(),
             refresh_seconds: 30,
             sql_max_rows: 10_000,
+            sql_max_answer_mb: 16,
             sql_timeout_seconds: 10,
+            sql_memory_mb: 512,
+            sql_max_concurrent: 4,
             insecure_no_token: false,
             allowed_hosts: Vec::new(),
             header_read_timeout_seconds: 10,
@@ -161,30 +171,45 @@ impl Default for ServeSettings {
 }
 
 impl ServeSettings {
-    /// Refuses a limit of 0, which would otherwise read as either "nothing is
-    /// served" or "no limit", with the setting's name and what it takes.
+    /// Refuses a SQL limit of 0 (`herd sql` and `POST /v1/sql`): none can be switched
+    /// off, and a very large value is the way to lift one.
+    pub fn check_sql_limits(&self) -> Result<(), String> {
+        first_zero(&[
+            ("serve.sql_max_rows", self.sql_max_rows as u64),
+            ("serve.sql_max_answer_mb", self.sql_max_answer_mb as u64),
+            ("serve.sql_timeout_seconds", self.sql_timeout_seconds),
+            ("serve.sql_memory_mb", self.sql_memory_mb as u64),
+            ("serve.sql_max_concurrent", self.sql_max_concurrent as u64),
+        ])
+    }
+
+    /// Refuses any limit of `herd serve` set to 0, which would otherwise read as
+    /// either "nothing is served" or "no limit", with the setting's name.
     pub fn check_limits(&self) -> Result<(), String> {
-        let limits = [
+        self.check_sql_limits()?;
+        first_zero(&[
             (
                 "serve.header_read_timeout_seconds",
-                self.header_read_timeout_seconds as u128,
+                self.header_read_timeout_seconds,
             ),
-            (
-                "serve.request_timeout_seconds",
-                self.request_timeout_seconds as u128,
-            ),
-            ("serve.max_connections", self.max_connections as u128),
+            ("serve.request_timeout_seconds", self.request_timeout_seconds),
+            ("serve.max_connections", self.max_connections as u64),
             (
                 "serve.max_concurrent_requests",
-                self.max_concurrent_requests as u128,
+                self.max_concurrent_requests as u64,
             ),
-        ];
-        match limits.iter().find(|(_, value)| *value == 0) {
-            Some((name, _)) => Err(format!(
-                "{name}: 0 is no limit Herd can serve with; give at least 1"
-            )),
-            None => Ok(()),
-        }
+        ])
+    }
+}
+
+/// The first of `limits` that is 0, as a one-line error naming its key.
+fn first_zero(limits: &[(&str, u64)]) -> Result<(), String> {
+    match limits.iter().find(|(_, value)| *value == 0) {
+        Some((key, _)) => Err(format!(
+            "{key}: 0 would switch the limit off; give a positive number (a very large \
+             one lifts the limit)"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -582,7 +607,12 @@ mod tests {
     fn serve_limits_of_0_are_refused_with_their_name() {
         assert!(ServeSettings::default().check_limits().is_ok());
         type Zero = fn(&mut ServeSettings);
-        let limits: [(&str, Zero); 4] = [
+        let limits: [(&str, Zero); 9] = [
+            ("serve.sql_max_rows", |s| s.sql_max_rows = 0),
+            ("serve.sql_max_answer_mb", |s| s.sql_max_answer_mb = 0),
+            ("serve.sql_timeout_seconds", |s| s.sql_timeout_seconds = 0),
+            ("serve.sql_memory_mb", |s| s.sql_memory_mb = 0),
+            ("serve.sql_max_concurrent", |s| s.sql_max_concurrent = 0),
             ("serve.header_read_timeout_seconds", |s| {
                 s.header_read_timeout_seconds = 0
             }),

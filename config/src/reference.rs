@@ -127,11 +127,23 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "serve.sql_max_rows",
-        "`POST /v1/sql` answers at most this many rows and says when it cut; 0: no cap.",
+        "`POST /v1/sql` answers at most this many rows and says when it cut (at least 1; a very large number lifts the cap).",
+    ),
+    (
+        "serve.sql_max_answer_mb",
+        "`POST /v1/sql` answers at most this many MiB of rows and says when it cut (at least 1).",
     ),
     (
         "serve.sql_timeout_seconds",
-        "`POST /v1/sql` cancels a query still running after this long; 0: no limit.",
+        "`POST /v1/sql` cancels a query still running after this long, with 503 (at least 1).",
+    ),
+    (
+        "serve.sql_memory_mb",
+        "MiB the SQL queries running at once may use together (`herd sql` too); past it a query gets 503 (at least 1).",
+    ),
+    (
+        "serve.sql_max_concurrent",
+        "SQL queries `POST /v1/sql` runs at once; one more gets 429 with `Retry-After` (at least 1).",
     ),
     (
         "serve.insecure_no_token",

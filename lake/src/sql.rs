@@ -2,6 +2,8 @@
 //! `POST /v1/sql`. Each query sees the tables' latest commits; anything that would
 //! write, define a table, change a setting or read a file is refused before it runs.
 
+mod bounded;
+mod depth;
 mod guard;
 mod output;
 #[cfg(test)]
@@ -14,8 +16,13 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::error::DataFusionError;
-use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
+use deltalake::datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use deltalake::datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
+use deltalake::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use deltalake::datafusion::sql::parser::{CopyToSource, Statement};
+use deltalake::datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt as _;
 use url::Url;
 
@@ -23,7 +30,8 @@ use crate::error::LakeError;
 use crate::root::LakeRoot;
 use crate::tables;
 
-pub use output::{Column, RowFormat, RowWriter, columns, format_table, json_rows};
+pub use depth::{MAX_EXPRESSION_DEPTH, MAX_SET_OPERATIONS, MAX_TABLES, MAX_TOKENS};
+pub use output::{Column, JsonRows, RowFormat, RowWriter, columns, format_table, json_rows};
 
 /// The tables a query can name: its SQL name and its path under its root. The
 /// production registry lives under the production root, the others under the lake root.
@@ -47,9 +55,25 @@ pub enum SqlError {
     #[error("{0}")]
     Invalid(String),
 
+    /// The statement is longer or nests deeper than the engine can parse and plan
+    /// within its memory and stack.
+    #[error("the statement is too complex: {0}")]
+    TooComplex(String),
+
+    /// The answer holds a value the output format cannot write.
+    #[error("the answer cannot be written: {0}; CAST the column to VARCHAR")]
+    Unwritable(String),
+
     /// The query ran past its time limit and was cancelled.
     #[error("the query ran past its time limit of {} s and was cancelled", .0.as_secs_f64())]
     Timeout(Duration),
+
+    /// The query needed more memory than the engine's budget.
+    #[error(
+        "the query needs more memory than SQL may use ({limit_mb} MiB, shared by the queries \
+         running at once): {detail}"
+    )]
+    OutOfMemory { limit_mb: usize, detail: String },
 
     /// A table could not be opened.
     #[error(transparent)]
@@ -63,8 +87,19 @@ pub enum SqlError {
 impl SqlError {
     /// Whether the fault is in the statement rather than in the lake or the machine.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, Self::Refused(_) | Self::Invalid(_))
+        matches!(
+            self,
+            Self::Refused(_) | Self::Invalid(_) | Self::TooComplex(_) | Self::Unwritable(_)
+        )
     }
+}
+
+/// What a sink tells the query after a batch: go on, or stop here (the answer is
+/// then reported as cut, as at the row cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
 }
 
 /// How far a query may go.
@@ -74,6 +109,20 @@ pub struct QueryLimits {
     pub max_rows: Option<usize>,
     /// A query still running after this long is cancelled.
     pub timeout: Option<Duration>,
+}
+
+/// The limits of every query a SQL endpoint (`POST /v1/sql`) runs. None of them can
+/// be off: each is a positive number, and a very large one lifts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlLimits {
+    /// Rows an answer holds at most; it says when more matched.
+    pub max_rows: usize,
+    /// Bytes of JSON an answer's rows take at most; it says when more matched.
+    pub max_answer_bytes: usize,
+    /// A query still running after this long is cancelled.
+    pub timeout: Duration,
+    /// Queries running at once; one more is refused.
+    pub max_concurrent: usize,
 }
 
 /// A query's answer, all in memory.
@@ -92,7 +141,7 @@ pub struct Answer {
 pub struct Delivered {
     pub schema: SchemaRef,
     pub row_count: usize,
-    /// More rows matched than [`QueryLimits::max_rows`].
+    /// More rows matched than [`QueryLimits::max_rows`], or the sink stopped early.
     pub truncated: bool,
     pub elapsed: Duration,
 }
@@ -104,6 +153,8 @@ pub struct Delivered {
 pub struct SqlEngine {
     sources: Vec<Source>,
     runtime: Arc<RuntimeEnv>,
+    /// The bytes every query's operators and bounded functions share.
+    memory_limit: usize,
 }
 
 struct Source {
@@ -127,8 +178,14 @@ impl std::fmt::Debug for SqlEngine {
 
 impl SqlEngine {
     /// An engine over the tables under `lake`, with `production_models` under
-    /// `production` (which may be the same root). Opens nothing yet.
-    pub fn new(lake: &LakeRoot, production: &LakeRoot) -> Result<Self, SqlError> {
+    /// `production` (which may be the same root), whose queries together use at most
+    /// `memory_limit` bytes for their operators (sorts, joins, aggregations) and for
+    /// the answers of functions that can grow without bound. Opens nothing yet.
+    pub fn new(
+        lake: &LakeRoot,
+        production: &LakeRoot,
+        memory_limit: usize,
+    ) -> Result<Self, SqlError> {
         let sources = SQL_TABLES
             .iter()
             .map(|&(name, path)| {
@@ -144,11 +201,22 @@ impl SqlEngine {
                 })
             })
             .collect::<Result<_, LakeError>>()?;
+        // Shared by every query's session, so that each table's object store is
+        // registered once and the memory budget holds for all queries together. A
+        // greedy pool refuses past the budget; with no disk manager, nothing spills
+        // to temporary files instead.
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(memory_limit));
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(pool)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(|e| SqlError::Failed(one_line(&e.strip_backtrace())))?;
         Ok(Self {
             sources,
-            // Shared by every query's session, so that each table's object store is
-            // registered once.
-            runtime: Arc::new(RuntimeEnv::default()),
+            runtime,
+            memory_limit,
         })
     }
 
@@ -158,7 +226,7 @@ impl SqlEngine {
         let delivered = self
             .query_each(sql, limits, |batch| {
                 batches.push(batch.clone());
-                Ok(())
+                Ok(Flow::Continue)
             })
             .await?;
         Ok(Answer {
@@ -172,7 +240,7 @@ impl SqlEngine {
 
     /// Runs `sql` and hands its rows to `sink` batch by batch as they are computed,
     /// at most `limits.max_rows` of them, so that a large answer need not fit in
-    /// memory. The time limit covers the sink too.
+    /// memory; the sink may stop the query early. The time limit covers the sink too.
     pub async fn query_each<F>(
         &self,
         sql: &str,
@@ -180,10 +248,11 @@ impl SqlEngine {
         sink: F,
     ) -> Result<Delivered, SqlError>
     where
-        F: FnMut(&RecordBatch) -> Result<(), SqlError>,
+        F: FnMut(&RecordBatch) -> Result<Flow, SqlError>,
     {
         let started = Instant::now();
         let run = self.run(sql, limits.max_rows, sink);
+        let run = async { run.await.map_err(|e| self.name_the_budget(e)) };
         let (schema, row_count, truncated) = match limits.timeout {
             // Dropping the query's future cancels it, and the tasks it spawned.
             Some(limit) => tokio::time::timeout(limit, run)
@@ -208,12 +277,14 @@ impl SqlEngine {
         mut sink: F,
     ) -> Result<(SchemaRef, usize, bool), SqlError>
     where
-        F: FnMut(&RecordBatch) -> Result<(), SqlError>,
+        F: FnMut(&RecordBatch) -> Result<Flow, SqlError>,
     {
+        depth::check_text(sql, &GenericDialect {})?;
         let ctx = self.session();
         let state = ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect).map_err(invalid)?;
+        let mut statement = state.sql_to_statement(sql, &dialect).map_err(invalid)?;
+        check_depth(&mut statement)?;
         guard::check_statement(&statement)?;
         let references = state
             .resolve_table_references(&statement)
@@ -236,8 +307,10 @@ impl SqlEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| SqlError::Refused(one_line(&e.strip_backtrace())))?;
+        // An EXPLAIN must stay the root of its plan, and its answer is small.
+        let explains = matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
         let mut frame = ctx.execute_logical_plan(plan).await.map_err(invalid)?;
-        if let Some(max) = max_rows {
+        if let Some(max) = max_rows.filter(|_| !explains) {
             // One row past the cap tells whether the answer was cut.
             frame = frame
                 .limit(0, Some(max.saturating_add(1)))
@@ -256,7 +329,9 @@ impl SqlEngine {
             }
             if batch.num_rows() > 0 {
                 rows += batch.num_rows();
-                sink(&batch)?;
+                if sink(&batch)? == Flow::Stop {
+                    truncated = true;
+                }
             }
             if truncated {
                 break;
@@ -282,7 +357,20 @@ impl SqlEngine {
                 0,
             );
         // Not `enable_url_table()`: a quoted path in FROM must not read a file.
-        SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime))
+        let ctx = SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime));
+        bounded::register(&ctx, &self.runtime.memory_pool);
+        ctx
+    }
+
+    /// An error of the memory pool, said with the budget it ran into.
+    fn name_the_budget(&self, error: SqlError) -> SqlError {
+        match error {
+            SqlError::OutOfMemory { detail, .. } => SqlError::OutOfMemory {
+                limit_mb: self.memory_limit.div_ceil(1 << 20),
+                detail,
+            },
+            other => other,
+        }
     }
 
     /// Registers `source`'s latest version with `ctx`; `false` when the table does
@@ -316,6 +404,19 @@ impl SqlEngine {
     }
 }
 
+/// Refuses a statement nested past the engine's depths (see [`depth`]).
+fn check_depth(statement: &mut Statement) -> Result<(), SqlError> {
+    match statement {
+        Statement::Statement(statement) => depth::check_statement(statement),
+        Statement::Explain(explain) => check_depth(&mut explain.statement),
+        Statement::CopyTo(copy) => match &mut copy.source {
+            CopyToSource::Query(query) => depth::check_query(query),
+            CopyToSource::Relation(_) => Ok(()),
+        },
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => Ok(()),
+    }
+}
+
 /// A statement that does not parse or plan.
 fn invalid(error: DataFusionError) -> SqlError {
     SqlError::Invalid(one_line(&error.strip_backtrace()))
@@ -329,8 +430,12 @@ fn execution(error: DataFusionError) -> SqlError {
         DataFusionError::ObjectStore(_)
         | DataFusionError::IoError(_)
         | DataFusionError::ParquetError(_)
-        | DataFusionError::External(_)
-        | DataFusionError::ResourcesExhausted(_) => SqlError::Failed(message),
+        | DataFusionError::External(_) => SqlError::Failed(message),
+        // The budget is the engine's to name.
+        DataFusionError::ResourcesExhausted(detail) => SqlError::OutOfMemory {
+            limit_mb: 0,
+            detail: one_line(detail),
+        },
         _ => SqlError::Invalid(message),
     }
 }

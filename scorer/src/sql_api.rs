@@ -1,8 +1,10 @@
 //! `POST /v1/sql`: read-only SQL over the lake's Delta tables, behind the same token
 //! as the forecasts. Queries run on a runtime of their own: DataFusion computes in
 //! long stretches between yields, which on the serving runtime would hold up
-//! forecasts. A query is cancelled at the time limit (503). Without the `sql`
-//! feature the route answers 404, saying how to build a herd that has it.
+//! forecasts. Every limit is on: at most so many queries at once (429 past it), a
+//! memory budget they share (503 past it), a time limit (503), and a cap on the
+//! answer's rows and bytes (cut, and said so). Without the `sql` feature the route
+//! answers 404, saying how to build a herd that has it.
 
 use axum::Json;
 use axum::extract::State;
@@ -30,7 +32,9 @@ pub struct SqlApi {
     #[cfg(feature = "sql")]
     engine: std::sync::Arc<herd_lake::sql::SqlEngine>,
     #[cfg(feature = "sql")]
-    limits: herd_lake::sql::QueryLimits,
+    limits: herd_lake::sql::SqlLimits,
+    #[cfg(feature = "sql")]
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
     #[cfg(feature = "sql")]
     runtime: std::sync::Arc<with_sql::QueryRuntime>,
     #[cfg(not(feature = "sql"))]
@@ -59,8 +63,11 @@ mod with_sql {
     use std::time::Duration;
 
     use axum::http::header;
-    use herd_lake::sql::{Answer, QueryLimits, SqlEngine, SqlError, columns, json_rows};
+    use herd_lake::sql::{
+        Column, Flow, JsonRows, QueryLimits, SqlEngine, SqlError, SqlLimits, columns,
+    };
     use serde::Serialize;
+    use tokio::sync::Semaphore;
     use tokio_util::task::AbortOnDropHandle;
     use tracing::debug;
 
@@ -70,20 +77,39 @@ mod with_sql {
     /// answer is given up on regardless.
     const GRACE: Duration = Duration::from_secs(1);
 
+    /// How long a client refused for too many queries is asked to wait.
+    const RETRY_AFTER_SECONDS: u64 = 1;
+
+    /// Stack of each query thread: planning recurses once per level of a statement,
+    /// which the engine bounds (see [`herd_lake::sql::MAX_EXPRESSION_DEPTH`]); this
+    /// leaves room for the deepest statement it lets through, unoptimized.
+    const QUERY_STACK_BYTES: usize = 16 << 20;
+
     impl SqlApi {
-        /// Queries run by `engine`, each cut at `max_rows` rows (0: no cap) and
-        /// cancelled after `timeout` (zero: no limit), on threads of their own.
-        pub fn new(engine: SqlEngine, max_rows: usize, timeout: Duration) -> std::io::Result<Self> {
+        /// Queries run by `engine` within `limits`, on threads of their own. A limit
+        /// of zero is refused: none can be switched off.
+        pub fn new(engine: SqlEngine, limits: SqlLimits) -> std::io::Result<Self> {
+            let zero = [
+                ("max_rows", limits.max_rows == 0),
+                ("max_answer_bytes", limits.max_answer_bytes == 0),
+                ("timeout", limits.timeout.is_zero()),
+                ("max_concurrent", limits.max_concurrent == 0),
+            ];
+            if let Some((name, _)) = zero.iter().find(|(_, zero)| *zero) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("the SQL limit {name} is 0; every limit must be positive"),
+                ));
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .thread_name("herd-sql")
+                .thread_stack_size(QUERY_STACK_BYTES)
                 .enable_all()
                 .build()?;
             Ok(Self {
                 engine: Arc::new(engine),
-                limits: QueryLimits {
-                    max_rows: (max_rows > 0).then_some(max_rows),
-                    timeout: (!timeout.is_zero()).then_some(timeout),
-                },
+                limits,
+                slots: Arc::new(Semaphore::new(limits.max_concurrent)),
                 runtime: Arc::new(QueryRuntime(Some(runtime))),
             })
         }
@@ -109,10 +135,10 @@ mod with_sql {
     }
 
     #[derive(Serialize)]
-    struct ColumnJson {
-        name: String,
+    struct ColumnJson<'a> {
+        name: &'a str,
         #[serde(rename = "type")]
-        data_type: String,
+        data_type: &'a str,
     }
 
     pub(crate) async fn query(
@@ -126,7 +152,12 @@ mod with_sql {
             Ok(body) => body,
             Err(rejection) => return ApiError::from(rejection).into_response(),
         };
-        let (engine, limits) = (Arc::clone(&api.engine), api.limits);
+        let limits = api.limits;
+        // Held by the query's task until it has stopped, even past its time limit.
+        let Ok(slot) = Arc::clone(&api.slots).try_acquire_owned() else {
+            return busy(limits.max_concurrent);
+        };
+        let engine = Arc::clone(&api.engine);
         let Some(runtime) = api.runtime.handle() else {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -134,18 +165,17 @@ mod with_sql {
             );
         };
         // Aborted if the client goes away first.
-        let task = AbortOnDropHandle::new(
-            runtime.spawn(async move { engine.query(&request.sql, &limits).await }),
-        );
-        let joined = match limits.timeout {
-            Some(limit) => match tokio::time::timeout(limit + GRACE, task).await {
-                Ok(joined) => joined,
-                Err(_) => return failed(&SqlError::Timeout(limit)),
-            },
-            None => task.await,
+        let task = AbortOnDropHandle::new(runtime.spawn(async move {
+            let answer = run(&engine, &request.sql, &limits).await;
+            drop(slot);
+            answer
+        }));
+        let joined = match tokio::time::timeout(limits.timeout + GRACE, task).await {
+            Ok(joined) => joined,
+            Err(_) => return failed(&SqlError::Timeout(limits.timeout)),
         };
         match joined {
-            Ok(Ok(answer)) => answered(&answer),
+            Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             Ok(Err(e)) => failed(&e),
             Err(e) => error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,54 +184,108 @@ mod with_sql {
         }
     }
 
+    /// 429 with `Retry-After`: every query slot is taken.
+    fn busy(max_concurrent: usize) -> Response {
+        let message = format!(
+            "too many SQL queries at once: {max_concurrent} are running (sql_max_concurrent); \
+             retry after {RETRY_AFTER_SECONDS} s"
+        );
+        debug!(max_concurrent, "SQL query refused: every slot is taken");
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(RETRY_AFTER_SECONDS),
+        );
+        response
+    }
+
     fn failed(e: &SqlError) -> Response {
         let status = match e {
-            SqlError::Refused(_) | SqlError::Invalid(_) => StatusCode::BAD_REQUEST,
-            SqlError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SqlError::Refused(_)
+            | SqlError::Invalid(_)
+            | SqlError::TooComplex(_)
+            | SqlError::Unwritable(_) => StatusCode::BAD_REQUEST,
+            SqlError::Timeout(_) | SqlError::OutOfMemory { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SqlError::Lake(_) | SqlError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         debug!(error = %e, status = status.as_u16(), "SQL query failed");
         error(status, e.to_string())
     }
 
-    /// `{"columns": […], "rows": […], "row_count": n, "truncated": b, "elapsed_ms": x}`,
-    /// with the rows as Arrow's JSON writer writes them, spliced in unparsed.
-    fn answered(answer: &Answer) -> Response {
-        let rows = match json_rows(&answer.batches) {
-            Ok(rows) => rows,
-            Err(e) => return failed(&e),
+    /// Runs `sql` and writes its answer's body, rows written as they come and cut at
+    /// the row cap or the byte cap, whichever comes first.
+    async fn run(engine: &SqlEngine, sql: &str, limits: &SqlLimits) -> Result<Vec<u8>, SqlError> {
+        let query_limits = QueryLimits {
+            max_rows: Some(limits.max_rows),
+            timeout: Some(limits.timeout),
         };
-        let columns: Vec<ColumnJson> = columns(&answer.schema)
-            .into_iter()
+        let mut rows = JsonRows::new(limits.max_answer_bytes);
+        let mut full = false;
+        let delivered = engine
+            .query_each(sql, &query_limits, |batch| {
+                full = !rows.push(batch)?;
+                Ok(if full { Flow::Stop } else { Flow::Continue })
+            })
+            .await?;
+        let answer = Answer {
+            columns: columns(&delivered.schema),
+            row_count: rows.rows(),
+            truncated: delivered.truncated,
+            truncated_by: match (delivered.truncated, full) {
+                (false, _) => None,
+                (true, true) => Some("bytes"),
+                (true, false) => Some("rows"),
+            },
+            elapsed_ms: (delivered.elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
+        };
+        body(&answer, rows.finish())
+    }
+
+    /// What an answer says besides its rows.
+    struct Answer {
+        columns: Vec<Column>,
+        row_count: usize,
+        truncated: bool,
+        /// Which cap cut the answer: `rows` or `bytes`.
+        truncated_by: Option<&'static str>,
+        elapsed_ms: f64,
+    }
+
+    /// `{"columns": […], "rows": […], "row_count": n, "truncated": b, "truncated_by": …,
+    /// "elapsed_ms": x}`, with the rows as Arrow's JSON writer writes them, spliced in
+    /// unparsed.
+    fn body(answer: &Answer, rows: Vec<u8>) -> Result<Vec<u8>, SqlError> {
+        let columns: Vec<ColumnJson> = answer
+            .columns
+            .iter()
             .map(|c| ColumnJson {
-                name: c.name,
-                data_type: c.data_type,
+                name: &c.name,
+                data_type: &c.data_type,
             })
             .collect();
-        let elapsed_ms = (answer.elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
-        let mut body = Vec::with_capacity(rows.len() + 64 * columns.len() + 128);
+        let mut body = Vec::with_capacity(rows.len() + 64 * columns.len() + 160);
         body.extend_from_slice(br#"{"columns":"#);
-        if let Err(e) = serde_json::to_writer(&mut body, &columns) {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-        }
+        serde_json::to_writer(&mut body, &columns)
+            .map_err(|e| SqlError::Failed(format!("writing the answer: {e}")))?;
         body.extend_from_slice(br#","rows":"#);
         body.extend_from_slice(&rows);
         body.extend_from_slice(
             format!(
-                r#","row_count":{},"truncated":{},"elapsed_ms":{}}}"#,
+                r#","row_count":{},"truncated":{},"truncated_by":{},"elapsed_ms":{}}}"#,
                 answer.row_count,
                 answer.truncated,
-                serde_json::Value::from(elapsed_ms)
+                serde_json::Value::from(answer.truncated_by),
+                serde_json::Value::from(answer.elapsed_ms)
             )
             .as_bytes(),
         );
         debug!(
             rows = answer.row_count,
             truncated = answer.truncated,
-            elapsed_ms,
+            elapsed_ms = answer.elapsed_ms,
             "SQL query answered"
         );
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        Ok(body)
     }
 }
 
@@ -241,8 +325,14 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let root = LakeRoot::parse(dir.path().to_str().unwrap()).unwrap();
-        let engine = SqlEngine::new(&root, &root).unwrap();
-        let api = Some(SqlApi::new(engine, 2, Duration::from_millis(300)).unwrap());
+        let engine = SqlEngine::new(&root, &root, 64 << 20).unwrap();
+        let limits = herd_lake::sql::SqlLimits {
+            max_rows: 2,
+            max_answer_bytes: 1 << 20,
+            timeout: Duration::from_millis(300),
+            max_concurrent: 2,
+        };
+        let api = Some(SqlApi::new(engine, limits).unwrap());
 
         let (status, body) = answer(
             api.clone(),

@@ -27,7 +27,9 @@ mod with_sql {
 
     use anyhow::{Context as _, bail};
     use herd_lake::LakeRoot;
-    use herd_lake::sql::{QueryLimits, RowFormat, RowWriter, SqlEngine, format_table};
+    use herd_lake::sql::{
+        Flow, QueryLimits, RowFormat, RowWriter, SqlEngine, SqlLimits, format_table,
+    };
 
     use super::*;
     use crate::args::SqlFormat;
@@ -77,7 +79,9 @@ mod with_sql {
                 // in memory.
                 let mut writer = RowWriter::new(BufWriter::new(stdout.lock()), row_format);
                 let delivered = engine
-                    .query_each(&args.sql, &limits, |batch| writer.write(batch))
+                    .query_each(&args.sql, &limits, |batch| {
+                        writer.write(batch).map(|()| Flow::Continue)
+                    })
                     .await?;
                 writer
                     .finish(&delivered.schema)?
@@ -92,22 +96,32 @@ mod with_sql {
         Ok(())
     }
 
-    /// The engine of `POST /v1/sql`, with `[serve] sql_max_rows` and
-    /// `sql_timeout_seconds`.
+    /// The engine of `POST /v1/sql`, with the `[serve] sql_*` limits; a limit of 0
+    /// is refused here, at start-up.
     pub fn api(settings: &Settings) -> anyhow::Result<Option<SqlApi>> {
-        let api = SqlApi::new(
-            engine(settings)?,
-            settings.serve.sql_max_rows,
-            Duration::from_secs(settings.serve.sql_timeout_seconds),
-        )
-        .context("starting the threads of SQL queries")?;
+        let serve = &settings.serve;
+        serve.check_sql_limits().map_err(anyhow::Error::msg)?;
+        let limits = SqlLimits {
+            max_rows: serve.sql_max_rows,
+            max_answer_bytes: mebibytes(serve.sql_max_answer_mb),
+            timeout: Duration::from_secs(serve.sql_timeout_seconds),
+            max_concurrent: serve.sql_max_concurrent,
+        };
+        let api = SqlApi::new(engine(settings)?, limits)
+            .context("starting the threads of SQL queries")?;
         Ok(Some(api))
     }
 
-    /// An engine over the configured lake root and production root.
+    /// An engine over the configured lake root and production root, within
+    /// `[serve] sql_memory_mb`.
     fn engine(settings: &Settings) -> anyhow::Result<SqlEngine> {
         let lake = LakeRoot::parse(&settings.lake_root)?;
-        Ok(SqlEngine::new(&lake, &production_root(settings)?)?)
+        let memory = mebibytes(settings.serve.sql_memory_mb);
+        Ok(SqlEngine::new(&lake, &production_root(settings)?, memory)?)
+    }
+
+    fn mebibytes(megabytes: usize) -> usize {
+        megabytes.saturating_mul(1 << 20)
     }
 }
 

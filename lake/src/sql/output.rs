@@ -55,6 +55,63 @@ pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>, SqlError> {
     Ok(writer.into_inner())
 }
 
+/// The rows as one JSON array of objects, as [`json_rows`] writes them, built row by
+/// row as batches come and cut at a byte budget: a row that would take the array past
+/// it is not written, nor is any row after it.
+#[derive(Debug)]
+pub struct JsonRows {
+    array: Vec<u8>,
+    max_bytes: usize,
+    rows: usize,
+}
+
+impl JsonRows {
+    /// An empty array that may grow to `max_bytes`, brackets included.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            array: vec![b'['],
+            max_bytes,
+            rows: 0,
+        }
+    }
+
+    /// Appends `batch`'s rows while they fit; `false` once one did not.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<bool, SqlError> {
+        for row in 0..batch.num_rows() {
+            // One row at a time, so that the budget is checked before a row is kept
+            // and no more than one row is ever written past it.
+            let mut writer: JsonWriter<Vec<u8>, LineDelimited> = JsonWriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build(Vec::new());
+            writer.write(&batch.slice(row, 1)).map_err(output)?;
+            writer.finish().map_err(output)?;
+            let line = writer.into_inner();
+            let object = line.strip_suffix(b"\n").unwrap_or(&line);
+            // The separator and the closing bracket count too.
+            if self.array.len() + object.len() + 2 > self.max_bytes {
+                return Ok(false);
+            }
+            if self.rows > 0 {
+                self.array.push(b',');
+            }
+            self.array.extend_from_slice(object);
+            self.rows += 1;
+        }
+        Ok(true)
+    }
+
+    /// The rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The array, closed.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.array.push(b']');
+        self.array
+    }
+}
+
 /// A text format for rows written as they come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFormat {
@@ -155,6 +212,11 @@ fn flattened(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
+/// A failure to write: the output's fault when writing failed, the statement's when a
+/// value has a type the format cannot hold (a map with numeric keys in JSON, say).
 fn output(error: ArrowError) -> SqlError {
-    SqlError::Failed(format!("writing the answer: {error}"))
+    match error {
+        ArrowError::IoError(..) => SqlError::Failed(format!("writing the answer: {error}")),
+        other => SqlError::Unwritable(other.to_string()),
+    }
 }

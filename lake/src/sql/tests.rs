@@ -88,6 +88,9 @@ fn production_batch(keys: &[&str]) -> RecordBatch {
     .unwrap()
 }
 
+/// The memory budget of the tests' engines.
+const MEMORY: usize = 256 << 20;
+
 fn no_limits() -> QueryLimits {
     QueryLimits::default()
 }
@@ -106,7 +109,7 @@ async fn count(engine: &SqlEngine, sql: &str) -> i64 {
 async fn queries_read_the_tables_latest_commits() {
     let (_dir, root) = temp_root();
     append_sales(&root, 0, 100).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     assert_eq!(count(&engine, "SELECT count(*) FROM sales").await, 100);
     assert_eq!(
         count(
@@ -133,7 +136,7 @@ async fn production_models_live_under_their_own_root() {
         &[],
     )
     .await;
-    let engine = SqlEngine::new(&lake, &production).unwrap();
+    let engine = SqlEngine::new(&lake, &production, MEMORY).unwrap();
     let joined = count(
         &engine,
         "SELECT count(*) FROM production_models p JOIN models m ON p.key = m.key \
@@ -160,7 +163,7 @@ async fn production_models_live_under_their_own_root() {
 async fn absent_tables_are_absent() {
     let (_dir, root) = temp_root();
     write(&root, "models", models_batch(), &[]).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let err = engine
         .query("SELECT * FROM predictions", &no_limits())
         .await
@@ -194,7 +197,7 @@ async fn absent_tables_are_absent() {
 async fn every_writing_or_file_reading_statement_is_refused() {
     let (dir, root) = temp_root();
     append_sales(&root, 0, 10).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let file = dir.path().join("x.csv");
     std::fs::write(&file, "a,b\n1,2\n").unwrap();
     let file = file.display().to_string();
@@ -269,7 +272,7 @@ async fn every_writing_or_file_reading_statement_is_refused() {
 async fn read_only_statements_other_than_select_answer() {
     let (_dir, root) = temp_root();
     append_sales(&root, 0, 10).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     for sql in [
         "EXPLAIN SELECT count(*) FROM sales",
         "DESCRIBE sales",
@@ -287,7 +290,7 @@ async fn read_only_statements_other_than_select_answer() {
 async fn bad_statements_are_invalid_in_one_line() {
     let (_dir, root) = temp_root();
     append_sales(&root, 0, 10).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     for sql in [
         "SELEC 1",
         "SELECT nope FROM sales",
@@ -305,7 +308,7 @@ async fn bad_statements_are_invalid_in_one_line() {
 async fn the_row_cap_cuts_and_says_so() {
     let (_dir, root) = temp_root();
     append_sales(&root, 0, 100).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let capped = |max_rows| QueryLimits {
         max_rows: Some(max_rows),
         timeout: None,
@@ -339,7 +342,7 @@ async fn the_row_cap_cuts_and_says_so() {
 #[tokio::test]
 async fn a_query_past_its_time_limit_is_cancelled() {
     let (_dir, root) = temp_root();
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let limits = QueryLimits {
         max_rows: None,
         timeout: Some(Duration::from_millis(300)),
@@ -362,7 +365,7 @@ async fn a_query_past_its_time_limit_is_cancelled() {
 async fn json_keeps_nulls_dates_and_utc_timestamps() {
     let (_dir, root) = temp_root();
     write(&root, "models", models_batch(), &[]).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let answer = engine
         .query("SELECT * FROM models ORDER BY key", &no_limits())
         .await
@@ -396,7 +399,7 @@ async fn json_keeps_nulls_dates_and_utc_timestamps() {
 async fn partition_columns_read_back_as_values() {
     let (_dir, root) = temp_root();
     append_sales(&root, 0, 20).await;
-    let engine = SqlEngine::new(&root, &root).unwrap();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
     let answer = engine
         .query(
             "SELECT year, count(*) AS n FROM sales GROUP BY year",
@@ -446,4 +449,185 @@ fn csv_writes_a_header_even_without_rows_and_flattens_maps() {
 
     let table = format_table(&schema, &[batch]).unwrap();
     assert!(table.contains("| a   | {team: fresh} |"), "{table}");
+}
+
+/// The error of a query that must fail.
+async fn refusal(engine: &SqlEngine, sql: &str) -> SqlError {
+    let limits = QueryLimits {
+        max_rows: Some(10),
+        timeout: Some(Duration::from_secs(60)),
+    };
+    match engine.query(sql, &limits).await {
+        Ok(answer) => panic!(
+            "{} answered {} rows",
+            &sql[..sql.len().min(80)],
+            answer.row_count
+        ),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test]
+async fn functions_that_grow_are_refused_before_they_allocate_past_the_budget() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, 64 << 20).unwrap();
+    for sql in [
+        "SELECT repeat('x', 2000000000) FROM range(8)",
+        "SELECT length(repeat('ab', 40000000)) FROM range(1)",
+        "SELECT range(0, 4000000000)",
+        "SELECT generate_series(1, 4000000000)",
+        "SELECT range(TIMESTAMP '1970-01-01', TIMESTAMP '2100-01-01', INTERVAL '1 second')",
+        "SELECT lpad('x', 2000000000)",
+        "SELECT array_repeat(1, 2000000000)",
+        "SELECT replace(repeat('a', 10000), 'a', repeat('b', 10000))",
+    ] {
+        let error = refusal(&engine, sql).await;
+        assert!(
+            matches!(&error, SqlError::OutOfMemory { limit_mb: 64, .. }),
+            "{sql}: {error}"
+        );
+        assert!(error.to_string().contains("64 MiB"), "{error}");
+    }
+    // Within the budget the same functions answer.
+    assert_eq!(
+        count(
+            &engine,
+            "SELECT CAST(length(repeat('x', 1000000)) AS BIGINT)"
+        )
+        .await,
+        1_000_000
+    );
+    assert_eq!(
+        count(
+            &engine,
+            "SELECT CAST(cardinality(range(0, 100000)) AS BIGINT)"
+        )
+        .await,
+        100_000
+    );
+    assert_eq!(
+        count(
+            &engine,
+            "SELECT CAST(length(concat('a', lpad('b', 10))) AS BIGINT)"
+        )
+        .await,
+        11
+    );
+}
+
+#[tokio::test]
+async fn operators_past_the_memory_budget_are_refused() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, 16 << 20).unwrap();
+    // `count(DISTINCT value)` over `range` aggregates in order and holds almost
+    // nothing; scrambled values must be held until the end.
+    let sql = "SELECT count(DISTINCT (value * 7919) % 1000000007) FROM range(5000000000)";
+    let error = refusal(&engine, sql).await;
+    assert!(
+        matches!(&error, SqlError::OutOfMemory { limit_mb: 16, .. }),
+        "{error}"
+    );
+    // The memory is given back: a small query still answers.
+    assert_eq!(
+        count(&engine, "SELECT count(*) FROM range(1000)").await,
+        1000
+    );
+}
+
+#[tokio::test]
+async fn statements_too_long_or_too_deep_are_refused_without_overflowing() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
+    // 1 MiB statements: refused before they are parsed.
+    let plus = format!("SELECT 1{}", "+1".repeat(500_000));
+    let union = vec!["SELECT 1"; 50_000].join(" UNION ALL ");
+    let explain = format!("{}SELECT 1", "EXPLAIN ".repeat(131_000));
+    // Within the token cap, but nested past a depth: parsed, refused and dropped.
+    let chain = format!("SELECT 1{}", "+1".repeat(20_000));
+    let cast = format!("SELECT 1{}", "::BIGINT".repeat(10_000));
+    let in_call = format!("SELECT abs(1{})", "+1".repeat(20_000));
+    let unions = vec!["SELECT 1"; 5_000].join(" UNION ALL ");
+    let joins = format!(
+        "SELECT 1 FROM range(1) a{}",
+        " JOIN range(1) b ON true".repeat(3_000)
+    );
+    let copy = format!("COPY (SELECT 1{}) TO 'out.csv'", "+1".repeat(20_000));
+    let explained = format!("EXPLAIN SELECT 1{}", "+1".repeat(20_000));
+    let cases = [
+        (&plus, "words and symbols"),
+        (&union, "words and symbols"),
+        (&explain, "EXPLAIN takes a query"),
+        (&chain, "expressions nest more than 256 levels"),
+        (&cast, "expressions nest more than 256 levels"),
+        (&in_call, "expressions nest more than 256 levels"),
+        (&unions, "chains 4999 set operations"),
+        (&joins, "more than 256 tables"),
+        (&copy, "expressions nest more than 256 levels"),
+        (&explained, "expressions nest more than 256 levels"),
+    ];
+    for (sql, reason) in cases {
+        let error = refusal(&engine, sql).await;
+        assert!(matches!(error, SqlError::TooComplex(_)), "{error}");
+        assert!(error.to_string().contains(reason), "{error}");
+        assert!(error.is_user_error());
+    }
+    // A long but reasonable chain answers.
+    let terms = MAX_EXPRESSION_DEPTH / 2;
+    let sql = format!("SELECT CAST(1{} AS BIGINT)", "+1".repeat(terms - 1));
+    assert_eq!(count(&engine, &sql).await, terms as i64);
+    let sql = format!(
+        "SELECT count(*) FROM ({})",
+        vec!["SELECT 1"; MAX_SET_OPERATIONS / 2].join(" UNION ALL ")
+    );
+    assert_eq!(count(&engine, &sql).await, (MAX_SET_OPERATIONS / 2) as i64);
+    // EXPLAIN answers under a row cap (the cap is not put above its plan).
+    let limits = QueryLimits {
+        max_rows: Some(100),
+        timeout: None,
+    };
+    let answer = engine.query("EXPLAIN SELECT 1", &limits).await.unwrap();
+    assert!(answer.row_count >= 1);
+}
+
+#[tokio::test]
+async fn a_value_json_cannot_hold_is_the_statements_error() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
+    let answer = engine
+        .query("SELECT map([1], [2]) AS m", &no_limits())
+        .await
+        .unwrap();
+    let mut rows = JsonRows::new(1 << 20);
+    let error = rows.push(&answer.batches[0]).unwrap_err();
+    assert!(matches!(error, SqlError::Unwritable(_)), "{error}");
+    assert!(error.is_user_error());
+    assert!(error.to_string().contains("CAST"), "{error}");
+}
+
+#[tokio::test]
+async fn json_rows_stop_at_their_byte_budget_on_a_row_boundary() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, MEMORY).unwrap();
+    let answer = engine
+        .query("SELECT value AS v FROM range(1000)", &no_limits())
+        .await
+        .unwrap();
+    // `[{"v":0},{"v":1},…`: 7 or 8 bytes a row below 10.
+    let mut rows = JsonRows::new(40);
+    assert!(!rows.push(&answer.batches[0]).unwrap());
+    assert_eq!(rows.rows(), 4);
+    let text = rows.finish();
+    assert!(text.len() <= 40, "{}", String::from_utf8_lossy(&text));
+    let parsed: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(
+        parsed,
+        serde_json::json!([{"v": 0}, {"v": 1}, {"v": 2}, {"v": 3}])
+    );
+
+    let mut rows = JsonRows::new(1 << 20);
+    for batch in &answer.batches {
+        assert!(rows.push(batch).unwrap());
+    }
+    assert_eq!(rows.rows(), 1000);
+    assert_eq!(json_rows(&answer.batches).unwrap(), rows.finish());
 }
