@@ -192,7 +192,10 @@ impl ServeSettings {
                 "serve.header_read_timeout_seconds",
                 self.header_read_timeout_seconds,
             ),
-            ("serve.request_timeout_seconds", self.request_timeout_seconds),
+            (
+                "serve.request_timeout_seconds",
+                self.request_timeout_seconds,
+            ),
             ("serve.max_connections", self.max_connections as u64),
             (
                 "serve.max_concurrent_requests",

@@ -865,7 +865,11 @@ mod tests {
         for bad in [0.0, -1.0, 5e-324, 1e-40, 1e39] {
             let err = planned_prices(&[1.0, bad]).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
-            assert!(err.message.starts_with(&format!("price {bad} ")), "{}", err.message);
+            assert!(
+                err.message.starts_with(&format!("price {bad} ")),
+                "{}",
+                err.message
+            );
         }
     }
 
