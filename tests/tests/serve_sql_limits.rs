@@ -101,7 +101,7 @@ fn pid_listening_on(listen: &str) -> u32 {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.iter().any(|a| *a == b"serve") && args.iter().any(|a| *a == listen.as_bytes()) {
+        if args.iter().any(|a| *a == b"serve") && args.contains(&listen.as_bytes()) {
             found.push(pid);
         }
     }
