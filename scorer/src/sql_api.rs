@@ -154,7 +154,10 @@ mod with_sql {
         };
         let limits = api.limits;
         // Held by the query's task until it has stopped, even past its time limit.
-        let Ok(slot) = Arc::clone(&api.slots).try_acquire_owned() else {
+        // A burst (the dashboard sends its queries together) waits its turn briefly;
+        // only a query still without a slot after that is refused.
+        let waited = tokio::time::timeout(SLOT_WAIT, Arc::clone(&api.slots).acquire_owned());
+        let Ok(Ok(slot)) = waited.await else {
             return busy(limits.max_concurrent);
         };
         let engine = Arc::clone(&api.engine);
@@ -184,11 +187,15 @@ mod with_sql {
         }
     }
 
-    /// 429 with `Retry-After`: every query slot is taken.
+    /// How long a query waits for a slot before it is refused with 429.
+    const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+    /// 429 with `Retry-After`: every query slot stayed taken for [`SLOT_WAIT`].
     fn busy(max_concurrent: usize) -> Response {
         let message = format!(
-            "too many SQL queries at once: {max_concurrent} are running (sql_max_concurrent); \
-             retry after {RETRY_AFTER_SECONDS} s"
+            "too many SQL queries at once: {max_concurrent} are running (sql_max_concurrent) \
+             and none finished within {} s; retry after {RETRY_AFTER_SECONDS} s",
+            SLOT_WAIT.as_secs()
         );
         debug!(max_concurrent, "SQL query refused: every slot is taken");
         let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);

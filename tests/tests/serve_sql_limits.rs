@@ -213,13 +213,14 @@ fn queries_past_the_concurrency_cap_get_429_with_retry_after() {
     let mut server = Server::start(
         &env,
         "serve-concurrency",
-        &[("sql_max_concurrent", "1"), ("sql_timeout_seconds", "3")],
+        &[("sql_max_concurrent", "1"), ("sql_timeout_seconds", "10")],
     );
     let slow = "SELECT sum(value % 7) FROM range(100000000000)";
     std::thread::scope(|scope| {
         let server = &server;
         let running = scope.spawn(move || server.sql(slow));
-        // The first query holds the only slot until its time limit.
+        // The first query holds the only slot until its time limit (10 s), longer
+        // than a query waits for a slot (5 s).
         std::thread::sleep(Duration::from_millis(500));
         let answer = server
             .http
