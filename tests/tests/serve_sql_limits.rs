@@ -6,7 +6,6 @@
 //! peak resident memory (`VmHWM`) stayed under a stated budget. A limit of 0 is
 //! refused at start-up.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use herd_tests::cli::FINISH;
@@ -25,7 +24,6 @@ const PEAK_BUDGET_MB: u64 = 400;
 struct Server {
     base: String,
     process: Background,
-    pid: u32,
     http: ureq::Agent,
 }
 
@@ -37,9 +35,7 @@ impl Server {
                 command.env(format!("HERD_SERVE__{}", key.to_uppercase()), value);
             }
         });
-        let listen = base.trim_start_matches("http://").to_owned();
         Server {
-            pid: pid_listening_on(&listen),
             base,
             process,
             http: http::agent(),
@@ -76,7 +72,11 @@ impl Server {
             (200, &json!([{"n": 42}])),
             "after {after}"
         );
-        let peak = peak_mb(self.pid);
+        // Whole MiB, as the budget is stated.
+        let peak = self
+            .process
+            .peak_rss_mb()
+            .expect("the server's peak memory") as u64;
         eprintln!("after {after}: VmHWM {peak} MiB");
         assert!(
             peak < PEAK_BUDGET_MB,
@@ -84,45 +84,6 @@ impl Server {
         );
         peak
     }
-}
-
-/// The process whose command line listens on `listen` (the test's own, unique port).
-fn pid_listening_on(listen: &str) -> u32 {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let path = entry.expect("a /proc entry").path();
-        let Some(pid) = path
-            .file_name()
-            .and_then(|n| n.to_str()?.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.iter().any(|a| *a == b"serve") && args.contains(&listen.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    assert_eq!(found.len(), 1, "processes serving on {listen}: {found:?}");
-    found[0]
-}
-
-/// `VmHWM` of `pid`, in MiB.
-fn peak_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status")))
-        .expect("the server's /proc status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("a VmHWM line");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM in kB");
-    kib / 1024
 }
 
 /// The server's JSON error with `status`, whose message holds `needle`.
