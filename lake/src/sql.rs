@@ -3,6 +3,7 @@
 //! write, define a table, change a setting or read a file is refused before it runs.
 
 mod bounded;
+mod concat;
 mod depth;
 mod guard;
 mod output;
@@ -359,6 +360,7 @@ impl SqlEngine {
         // Not `enable_url_table()`: a quoted path in FROM must not read a file.
         let ctx = SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime));
         bounded::register(&ctx, &self.runtime.memory_pool);
+        concat::register(&ctx, &self.runtime.memory_pool);
         ctx
     }
 

@@ -18,7 +18,9 @@ use deltalake::arrow::datatypes::{
 use deltalake::datafusion::common::{Result, ScalarValue};
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::FunctionRegistry as _;
-use deltalake::datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
+use deltalake::datafusion::execution::memory_pool::{
+    MemoryConsumer, MemoryPool, MemoryReservation,
+};
 use deltalake::datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use deltalake::datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
@@ -167,17 +169,36 @@ impl ScalarUDFImpl for Bounded {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let estimate = estimate(self.growth, &args.args, args.number_rows)?;
-        let reservation = MemoryConsumer::new(format!("{}()", self.name())).register(&self.pool);
-        reservation.try_grow(estimate).map_err(|_| {
-            DataFusionError::ResourcesExhausted(format!(
-                "{}() would allocate about {} MiB for {} rows",
-                self.name(),
-                estimate.div_ceil(1 << 20),
-                args.number_rows
-            ))
-        })?;
+        let what = format!("{}()", self.name());
+        let _reservation = reserve(&self.pool, &what, estimate, args.number_rows)?;
         self.inner.invoke_with_args(args)
     }
+}
+
+/// Reserves `bytes` in `pool` for `what`, or refuses with the pool's "resources
+/// exhausted" error; the bytes are given back when the reservation is dropped.
+pub(super) fn reserve(
+    pool: &Arc<dyn MemoryPool>,
+    what: &str,
+    bytes: usize,
+    rows: usize,
+) -> Result<MemoryReservation> {
+    let reservation = MemoryConsumer::new(what).register(pool);
+    reservation.try_grow(bytes).map_err(|_| {
+        DataFusionError::ResourcesExhausted(format!(
+            "{what} would allocate about {} MiB for {rows} rows",
+            bytes.div_ceil(1 << 20),
+        ))
+    })?;
+    Ok(reservation)
+}
+
+/// The bytes at most of an answer that holds its arguments together (`concat`, `||`).
+pub(super) fn sum_of(args: &[ColumnarValue], rows: usize) -> usize {
+    let total = args
+        .iter()
+        .fold(0i64, |total, arg| total.saturating_add(bytes(arg, rows)));
+    usize::try_from(total.max(0)).unwrap_or(usize::MAX)
 }
 
 /// The bytes `growth`'s answer takes at most for `args` over `rows` rows.
@@ -220,9 +241,7 @@ fn estimate(growth: Growth, args: &[ColumnarValue], rows: usize) -> Result<usize
                 v[0].saturating_add((v[0] + 1).saturating_mul(each))
             })
         }
-        _ => args
-            .iter()
-            .fold(0i64, |total, arg| total.saturating_add(bytes(arg, rows))),
+        _ => return Ok(sum_of(args, rows)),
     };
     Ok(usize::try_from(total.max(0)).unwrap_or(usize::MAX))
 }

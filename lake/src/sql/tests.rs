@@ -516,6 +516,60 @@ async fn functions_that_grow_are_refused_before_they_allocate_past_the_budget() 
 }
 
 #[tokio::test]
+async fn text_joined_with_the_operator_is_refused_past_the_budget() {
+    let (_dir, root) = temp_root();
+    let engine = SqlEngine::new(&root, &root, 64 << 20).unwrap();
+    for sql in [
+        // Each `||` alone stays under the budget; the chain does not.
+        "WITH t AS (SELECT repeat('x', 20000000) AS s) \
+         SELECT length(s || s || s || s) FROM t",
+        // Doubled in CTEs, as a recursive growth would.
+        "WITH a AS (SELECT repeat('x', 30000000) AS s), b AS (SELECT s || s AS s FROM a), \
+         c AS (SELECT s || s AS s FROM b) SELECT length(s) FROM c",
+        // Over the rows of a table, in a subquery.
+        "SELECT count(*) FROM (SELECT repeat('y', 1000) || repeat('z', 1000) AS s \
+         FROM range(100000)) WHERE s IN (SELECT repeat('x', 40000000) || repeat('x', 40000000))",
+    ] {
+        let error = refusal(&engine, sql).await;
+        assert!(
+            matches!(&error, SqlError::OutOfMemory { limit_mb: 64, .. }),
+            "{sql}: {error}"
+        );
+        assert!(error.to_string().contains("||"), "{error}");
+    }
+    // Within the budget the operator answers as before: NULL with a NULL side, a
+    // number joined as text, lists joined by their own function, and the
+    // column named after the operator.
+    let answer = engine
+        .query(
+            "SELECT 'a' || 'b', 'a' || NULL, 'n' || 1, \
+             CAST(length(repeat('x', 1000) || repeat('y', 1000)) AS BIGINT) AS n, \
+             [1, 2] || [3] AS l",
+            &no_limits(),
+        )
+        .await
+        .unwrap();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&json_rows(&answer.batches).unwrap()).unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["Utf8(\"a\") || Utf8(\"b\")"], "ab", "{row:?}");
+    assert!(row["Utf8(\"a\") || NULL"].is_null(), "{row:?}");
+    assert_eq!(row["Utf8(\"n\") || Int64(1)"], "n1", "{row:?}");
+    assert_eq!(row["n"], 2000, "{row:?}");
+    assert_eq!(row["l"], serde_json::json!([1, 2, 3]), "{row:?}");
+    assert_eq!(
+        count(
+            &engine,
+            "SELECT count(*) FROM (SELECT CAST(value AS VARCHAR) || '-' || 'x' AS s \
+             FROM range(1000)) WHERE s LIKE '%-x'"
+        )
+        .await,
+        1000
+    );
+}
+
+#[tokio::test]
 async fn operators_past_the_memory_budget_are_refused() {
     let (_dir, root) = temp_root();
     let engine = SqlEngine::new(&root, &root, 16 << 20).unwrap();
