@@ -73,11 +73,18 @@ fn main() -> ExitCode {
             Command::Bench(command) => herd_bench::run(&loaded.settings, &command).await,
         }
     });
+    // A blocking call still stuck (a read of a lake that does not answer) must not
+    // keep the finished command from exiting.
+    runtime.shutdown_timeout(STRAY_TASKS_GRACE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
 }
+
+/// How long a finished command waits for blocking tasks still running before it
+/// exits without them.
+const STRAY_TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Rust ignores SIGPIPE, which turns `herd ... | head` into a panic when the pipe
 /// closes; a command-line tool should just stop, as other Unix tools do.

@@ -29,6 +29,7 @@ use herd_bus::KafkaOptions;
 use herd_lake::{DeltaTable, LakeRoot, TableSpec};
 use serde::Serialize;
 use tokio::sync::Mutex;
+use tracing::warn;
 
 use crate::serve::ApiError;
 
@@ -40,6 +41,17 @@ const ARRIVAL_MINUTES: usize = 1440;
 /// How long an answer is served again before it is computed anew: the page polls
 /// every few seconds, and a burst of requests costs one computation.
 pub const ANSWER_TTL: Duration = Duration::from_secs(1);
+
+/// How long a request waits for the view before it gets 503: a lake or a broker
+/// that does not answer must not hold requests until the server's own deadline.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long the view waits for the lake's tables: past it, each is reported as not
+/// answering, beside what Kafka said (whose reading has a bound of its own).
+const LAKE_DEADLINE: Duration = Duration::from_secs(8);
+
+/// What a 503 of the pipeline view says in `Retry-After`.
+const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// A consumer group of Herd's and the topic it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,22 +221,33 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(options: PipelineOptions)
 }
 
 async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
-    let mut answer = state.answer.lock().await;
-    let body = match answer.as_ref() {
-        Some((at, body)) if at.elapsed() < ANSWER_TTL => body.clone(),
-        _ => {
-            let body = match serde_json::to_vec(&report(&state).await) {
-                Ok(body) => Bytes::from(body),
-                Err(e) => {
-                    return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-                        .into_response();
-                }
-            };
-            *answer = Some((Instant::now(), body.clone()));
-            body
+    // Waiting for another request's computation counts against the deadline too.
+    let body = match tokio::time::timeout(ANSWER_DEADLINE, answer(&state)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+        Err(_) => {
+            warn!(
+                deadline_seconds = ANSWER_DEADLINE.as_secs(),
+                "the pipeline view was not computed in time"
+            );
+            let mut response = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the pipeline view was not computed within {} s: the lake or the \
+                     broker is not answering; retry after {RETRY_AFTER_SECONDS} s",
+                    ANSWER_DEADLINE.as_secs()
+                ),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+            return response;
         }
     };
-    drop(answer);
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -235,11 +258,28 @@ async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
         .into_response()
 }
 
+/// The cached answer, or a new one computed while the others wait for it.
+async fn answer(state: &Pipeline) -> Result<Bytes, serde_json::Error> {
+    let mut answer = state.answer.lock().await;
+    match answer.as_ref() {
+        Some((at, body)) if at.elapsed() < ANSWER_TTL => Ok(body.clone()),
+        _ => {
+            let body = Bytes::from(serde_json::to_vec(&report(state).await)?);
+            *answer = Some((Instant::now(), body.clone()));
+            Ok(body)
+        }
+    }
+}
+
 /// The pipeline as it is now: Kafka's offsets and the lake's tables, read at once.
 async fn report(state: &Pipeline) -> PipelineReport {
     let options = &state.options;
-    let (kafka, (tables, archived)) =
-        tokio::join!(lag::kafka_report(options, &state.kafka), lake_report(state));
+    let lake = async {
+        tokio::time::timeout(LAKE_DEADLINE, lake_report(state))
+            .await
+            .unwrap_or_else(|_| lake_unanswered())
+    };
+    let (kafka, (tables, archived)) = tokio::join!(lag::kafka_report(options, &state.kafka), lake);
     let threshold = accuracy_threshold(&options.rule);
     PipelineReport {
         generated_at: Utc::now(),
@@ -266,6 +306,24 @@ fn root_text(root: &LakeRoot) -> String {
         "" => text,
         trimmed => trimmed.to_owned(),
     }
+}
+
+/// Every table as failed: the lake did not answer within [`LAKE_DEADLINE`].
+fn lake_unanswered() -> (BTreeMap<&'static str, Option<TableReport>>, Vec<Arrival>) {
+    let error = format!(
+        "the lake did not answer within {} s",
+        LAKE_DEADLINE.as_secs()
+    );
+    let tables = reported_tables()
+        .into_iter()
+        .map(|(name, ..)| {
+            let failed = TableReport::Failed {
+                error: error.clone(),
+            };
+            (name, Some(failed))
+        })
+        .collect();
+    (tables, Vec::new())
 }
 
 async fn lake_report(

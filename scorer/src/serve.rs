@@ -127,6 +127,8 @@ struct Counters {
 struct AppState {
     cache: Arc<ModelCache>,
     options: ServeOptions,
+    /// `/openapi.json`, with this server's default horizon.
+    openapi: String,
     counters: Counters,
     hosts: AllowedHosts,
     /// One permit per request in flight.
@@ -239,6 +241,7 @@ pub fn router(cache: Arc<ModelCache>, options: ServeOptions) -> Router {
     let state = Arc::new(AppState {
         hosts: AllowedHosts::new(options.listen.ip(), &options.allowed_hosts),
         in_flight: Arc::new(Semaphore::new(options.limits.max_concurrent_requests)),
+        openapi: openapi_document(options.default_horizon),
         cache,
         options,
         counters: Counters::default(),
@@ -318,7 +321,7 @@ async fn accept(
             },
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            turn_away(&stream, limits.max_connections);
+            turn_away(stream, limits.max_connections);
             continue;
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
@@ -344,8 +347,10 @@ async fn accept(
 }
 
 /// Answers a connection past the cap with 503 and closes it, without reading it.
-/// The socket's buffer is empty, so one write that does not wait sends it all.
-fn turn_away(stream: &TcpStream, cap: usize) {
+/// The socket's buffer is empty, so one write that does not wait sends it all. The
+/// write goes straight to the socket: tokio's `try_write` would refuse it until the
+/// runtime had seen the new socket writable, which under load it may not have yet.
+fn turn_away(stream: TcpStream, cap: usize) {
     let body = serde_json::json!({
         "error": format!("{cap} connections are open, the most this server takes; retry shortly"),
         "status": 503,
@@ -356,7 +361,10 @@ fn turn_away(stream: &TcpStream, cap: usize) {
          retry-after: {RETRY_AFTER_SECONDS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    if let Err(e) = stream.try_write(response.as_bytes()) {
+    let written = stream
+        .into_std()
+        .and_then(|mut socket| std::io::Write::write(&mut socket, response.as_bytes()));
+    if let Err(e) = written {
         debug!(error = %e, "turning a connection away");
     }
 }
@@ -720,8 +728,50 @@ async fn ready(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+async fn openapi(State(state): State<Shared>) -> Response {
+    let document = state.openapi.clone();
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+}
+
+/// The API's OpenAPI document, saying `default_horizon` where a horizon may be left
+/// out.
+fn openapi_document(default_horizon: usize) -> String {
+    let mut document: serde_json::Value =
+        serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+    set_horizon_default(&mut document, default_horizon);
+    document.to_string()
+}
+
+/// Sets the default of every horizon that has one: the query parameter and the
+/// request body's property.
+fn set_horizon_default(value: &mut serde_json::Value, horizon: usize) {
+    match value {
+        serde_json::Value::Object(object) => {
+            let parameter = object.get("name").and_then(|n| n.as_str()) == Some("horizon");
+            if parameter && let Some(schema) = object.get_mut("schema") {
+                set_default(schema, horizon);
+            }
+            if let Some(property) = object
+                .get_mut("properties")
+                .and_then(|properties| properties.get_mut("horizon"))
+            {
+                set_default(property, horizon);
+            }
+            object
+                .values_mut()
+                .for_each(|child| set_horizon_default(child, horizon));
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|child| set_horizon_default(child, horizon)),
+        _ => {}
+    }
+}
+
+fn set_default(schema: &mut serde_json::Value, horizon: usize) {
+    if let Some(default) = schema.get_mut("default") {
+        *default = horizon.into();
+    }
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {
@@ -936,6 +986,32 @@ mod tests {
         let refused = check_exposure(everywhere, None, false).unwrap_err();
         assert!(refused.contains("0.0.0.0:8080") && refused.contains("--insecure-no-token"));
         assert!(!refused.contains('\n'), "{refused}");
+    }
+
+    #[test]
+    fn the_openapi_document_gives_the_configured_default_horizon() {
+        let document: serde_json::Value = serde_json::from_str(&openapi_document(14)).unwrap();
+        let parameter =
+            &document["paths"]["/v1/forecast/{store_id}/{item_id}"]["get"]["parameters"];
+        let horizon = parameter
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "horizon")
+            .unwrap();
+        assert_eq!(horizon["schema"]["default"], 14);
+        assert_eq!(horizon["schema"]["maximum"], MAX_HORIZON);
+        let body = &document["paths"]["/v1/forecast"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(body["properties"]["horizon"]["default"], 14, "{body}");
+        // Only the defaults change.
+        let original: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(
+            original
+                .to_string()
+                .replace("\"default\":28", "\"default\":14"),
+            document.to_string()
+        );
     }
 
     #[test]

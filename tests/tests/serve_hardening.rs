@@ -6,8 +6,9 @@
 //! data and the metrics but not the probes or the page; a `Host` that names another
 //! server gets 421; a client's mistakes get a JSON error with their status; a model
 //! that cannot be loaded answers 500 without the server's file paths; a burst on
-//! `/v1/pipeline` costs one computation and no threads per request. After each
-//! attack the server still answers `/healthz`.
+//! `/v1/pipeline` costs one computation and no threads per request; a lake that
+//! does not answer leaves the view answering within its deadline and the server
+//! stoppable. After each attack the server still answers `/healthz`.
 
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::TcpStream;
@@ -661,4 +662,82 @@ fn a_burst_on_the_pipeline_view_costs_one_computation_and_no_threads_per_request
     }
     assert_healthy(&address, "after the bursts");
     drop(server);
+}
+
+#[test]
+fn a_lake_that_does_not_answer_leaves_the_pipeline_view_answering_and_the_server_stoppable() {
+    let env = Env::new("hardening-stuck-lake", 1);
+    env.create_topics();
+    // The `sales` table has a first commit, and its checkpoint hint is a named pipe
+    // nobody writes to: reading it blocks for ever, as a mount or a store that
+    // stopped answering would.
+    let log = env.sales_table().join("_delta_log");
+    std::fs::create_dir_all(&log).expect("the sales log directory");
+    std::fs::write(
+        log.join("00000000000000000000.json"),
+        "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n",
+    )
+    .expect("a first commit");
+    let hint = log.join("_last_checkpoint");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&hint)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", hint.display());
+    let (mut server, address) = start(&env, "serve-stuck-lake", &[], &[]);
+
+    let started = Instant::now();
+    let answers: Vec<(Duration, Answer)> = std::thread::scope(|scope| {
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let asked = Instant::now();
+                    let answer = get(&address, "/v1/pipeline");
+                    (asked.elapsed(), answer)
+                })
+            })
+            .collect();
+        tasks
+            .into_iter()
+            .map(|t| t.join().expect("a request"))
+            .collect()
+    });
+    for (elapsed, answer) in &answers {
+        // The lake's part gives up after 8 s; Kafka's part is read meanwhile.
+        assert!(
+            *elapsed < Duration::from_secs(12),
+            "answered in {elapsed:?}"
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let view = answer.json();
+        let sales = view["tables"]["sales"]["error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(sales.contains("did not answer"), "{view}");
+        assert!(view["kafka"]["groups"].is_array(), "{view}");
+    }
+    // While the lake hangs, the rest of the API answers at once.
+    assert_healthy(&address, "with the lake stuck");
+    let quick = Instant::now();
+    get(&address, "/v1/forecast/S0001/I00001").assert_error(404, "no production model");
+    assert!(
+        quick.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        quick.elapsed()
+    );
+    eprintln!(
+        "six pipeline requests over a stuck lake answered in {:?}",
+        started.elapsed()
+    );
+
+    // The reads still stuck in the lake do not keep the server from stopping.
+    server.terminate();
+    let stopping = Instant::now();
+    let status = server.wait(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}: {}", server.stderr());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "stopped in {:?}",
+        stopping.elapsed()
+    );
 }
