@@ -24,6 +24,7 @@ pub enum BenchCommand {
     #[command(after_help = "Examples:\n  \
         herd bench train --size medium                                  # all candidates, 2 folds\n  \
         herd bench train --size medium --models ridge --folds 1 --features spark\n  \
+        herd bench train --size medium --unseen-days                    # accuracy on days never seen\n  \
         herd bench train --size small --statsforecast-sample 0          # skip the Python comparison")]
     Train(BenchTrainArgs),
     /// Decide a whole training run's candidates, with and without champions
@@ -172,6 +173,11 @@ pub struct BenchTrainArgs {
     /// Series given to statsforecast's AutoETS (0 skips it); needs Python with statsforecast
     #[arg(long, default_value_t = 200)]
     pub statsforecast_sample: usize,
+    /// Also train every key without its last horizon and score the refit models on
+    /// those unseen days: accuracy, share >= 0.80 and interval coverage per model
+    /// type, next to the accuracy the registry would hold
+    #[arg(long)]
+    pub unseen_days: bool,
     /// Python interpreter for the comparison
     #[arg(long, env = "HERD_PYTHON", default_value = "python3")]
     pub python: String,

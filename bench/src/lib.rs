@@ -12,6 +12,7 @@ mod score;
 mod scratch;
 mod serve;
 mod train;
+mod unseen;
 
 use herd_config::Settings;
 

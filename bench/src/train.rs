@@ -1,6 +1,7 @@
 //! `herd bench train`: one model per series of a generated data set, reading
 //! included, then registration into a scratch lake, beside statsforecast's AutoETS
-//! on a sample of the same series. JSON lines on stdout.
+//! on a sample of the same series; with `--unseen-days`, the same keys trained
+//! without their last horizon and scored on it. JSON lines on stdout.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,6 +23,7 @@ use herd_config::options::{resolve_threads, run_settings};
 
 use crate::args::BenchTrainArgs;
 use crate::measure::{emit, peak_rss_mb, secs};
+use crate::unseen;
 
 pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();
@@ -81,6 +83,16 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
         "window_bytes_per_key": window_bytes, "peak_rss_mb": peak_rss_mb()}),
     );
     emit(accuracy(&models));
+    if args.unseen_days {
+        // The same keys again, each without its last horizon, scored on those days.
+        let (seen, held) = unseen::hold_back(&histories, run.model.horizon);
+        let started = Instant::now();
+        let profiles = item_profiles(&seen, &run.model);
+        let held_models = fit_all(&pool, &seen, &profiles, &run, chrono::Utc::now());
+        let mut line = unseen::report(&held_models, &held, run.model.interval_level);
+        line["train_seconds"] = json!(secs(started));
+        emit(line);
+    }
 
     // A year-long window, as the continuous trainer would keep for a million keys.
     let year = Windows::new(365);

@@ -9,7 +9,7 @@ pub struct ModelArgs {
     /// Candidates, comma-separated: seasonal_naive, ridge, ets, tsb [default: all]
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub models: Option<Vec<String>>,
-    /// Rolling-origin backtest folds [default: 2]
+    /// Rolling-origin backtest folds, the latest of them the holdout [default: 2]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=52))]
     pub folds: Option<u32>,
     /// Days forecast, and the length of each fold [default: 28]

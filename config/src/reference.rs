@@ -59,7 +59,10 @@ pub const HELP: &[(&str, &str)] = &[
         "train.horizon",
         "Days forecast, and the length of each backtest fold.",
     ),
-    ("train.folds", "Rolling-origin backtest folds."),
+    (
+        "train.folds",
+        "Rolling-origin backtest folds: the latest is the holdout, the earlier ones choose the model.",
+    ),
     (
         "train.models",
         "Candidates: `seasonal_naive`, `ridge`, `ets`, `tsb`.",

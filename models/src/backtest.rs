@@ -14,7 +14,8 @@ use crate::ridge;
 use crate::tsb;
 
 /// Fold k (1-based) forecasts days `[len − k·horizon, len − (k−1)·horizon)`; fold 1 is
-/// the holdout, the last `horizon` days.
+/// the holdout, the last `horizon` days. The folds before it choose the model, so the
+/// holdout judges a choice it had no part in.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Folds {
     pub len: usize,
@@ -32,6 +33,16 @@ impl Folds {
     pub fn numbers(&self) -> std::ops::RangeInclusive<usize> {
         1..=self.count
     }
+
+    /// The folds that choose the model: every fold before the holdout, or the holdout
+    /// itself when it is the only fold (then its score is the choice's own, and biased).
+    pub fn selection(&self) -> std::ops::RangeInclusive<usize> {
+        if self.count > 1 {
+            2..=self.count
+        } else {
+            1..=1
+        }
+    }
 }
 
 /// One candidate's backtest: its forecast for each fold (fold 1 first), the error
@@ -45,10 +56,18 @@ pub(crate) struct Backtest {
 }
 
 impl Backtest {
-    /// Absolute error over all folds: ranking by it is ranking by pooled WAPE, since
-    /// every candidate is scored on the same days.
-    pub fn total_abs_error(&self) -> f64 {
-        self.errors.iter().map(|e| e.abs_error).sum()
+    /// Error totals pooled over the selection folds: ranking by their absolute error
+    /// is ranking by pooled WAPE, since every candidate is scored on the same days.
+    pub fn selection_errors(&self, folds: &Folds) -> ErrorSums {
+        folds
+            .selection()
+            .filter_map(|k| self.errors.get(k - 1))
+            .fold(ErrorSums::default(), |total, fold| total.plus(fold))
+    }
+
+    /// The holdout's error totals (fold 1).
+    pub fn holdout_errors(&self) -> ErrorSums {
+        self.errors.first().copied().unwrap_or_default()
     }
 
     /// The candidate fit on all of `series`.
@@ -159,6 +178,11 @@ mod tests {
         assert_eq!(folds.origin(1), 72);
         assert_eq!(folds.origin(2), 44);
         assert_eq!(folds.numbers().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(folds.selection().collect::<Vec<_>>(), vec![2]);
+        let three = Folds { count: 3, ..folds };
+        assert_eq!(three.selection().collect::<Vec<_>>(), vec![2, 3]);
+        let one = Folds { count: 1, ..folds };
+        assert_eq!(one.selection().collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]
@@ -188,7 +212,10 @@ mod tests {
         .unwrap();
         assert_eq!(run.errors[0].abs_error, 0.0); // days 56..70: last week already at level 1
         assert_eq!(run.errors[1].abs_error, 7.0); // days 42..56 cross the step at day 49
-        assert_eq!(run.total_abs_error(), 7.0);
+        // Fold 2 chooses, fold 1 judges.
+        assert_eq!(run.selection_errors(&folds).abs_error, 7.0);
+        assert_eq!(run.selection_errors(&folds).days, 14);
+        assert_eq!(run.holdout_errors().abs_error, 0.0);
         assert_eq!(run.errors_by_step(&series, &folds).len(), 28);
     }
 }

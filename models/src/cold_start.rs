@@ -220,6 +220,8 @@ pub fn train_cold_start(
     Trained {
         model: Model::new(Params::ColdStart(params), &series, interval),
         metrics,
+        // Nothing was chosen: the profile is the only model.
+        selection: metrics,
         folds,
         data_start: series.start,
         data_end: series.end(),
@@ -245,6 +247,7 @@ fn unobserved(history: &History, weekday: [f64; 7], level: f64, interval_level: 
             interval: Interval::poisson(interval_level),
         },
         metrics: Metrics::default(),
+        selection: Metrics::default(),
         folds: Vec::new(),
         data_start: history.start,
         data_end: end,

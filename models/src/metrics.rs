@@ -39,6 +39,16 @@ impl ErrorSums {
         sums
     }
 
+    /// Both totals together, as one forecast over both sets of days.
+    pub fn plus(&self, other: &ErrorSums) -> ErrorSums {
+        ErrorSums {
+            days: self.days + other.days,
+            abs_error: self.abs_error + other.abs_error,
+            squared_error: self.squared_error + other.squared_error,
+            abs_actual: self.abs_actual + other.abs_actual,
+        }
+    }
+
     pub fn wape(&self) -> f64 {
         wape(self.abs_error, self.abs_actual)
     }

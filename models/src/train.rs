@@ -1,5 +1,6 @@
 //! Training one series: backtest every candidate, select the one with the lowest
-//! error, refit it on all usable data and attach its prediction interval.
+//! error on the folds before the holdout, score that choice on the holdout it never
+//! saw, refit it on all usable data and attach its prediction interval.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,13 @@ pub struct Trained {
     /// The selected candidate, refit on all usable data.
     pub model: Model,
     /// The selected candidate on the holdout (fold 1: the last `horizon` days),
-    /// multi-step; `baseline_accuracy` is the seasonal naive's on the same days.
+    /// multi-step, fit without those days and chosen without them (unless the
+    /// holdout is the only fold); `baseline_accuracy` is the seasonal naive's on the
+    /// same days. The number the promotion rule reads.
     pub metrics: Metrics,
+    /// The selected candidate on the folds that chose it, pooled: optimistic, since
+    /// it won there.
+    pub selection: Metrics,
     /// Every evaluated candidate × every fold, candidates simplest first.
     pub folds: Vec<FoldScore>,
     /// First and last date with an observation used.
@@ -89,11 +95,13 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
         })
         .collect();
 
-    // Lowest total error first; the sort is stable, so ties keep the simpler model.
-    // Seasonal naive, when not listed, comes last: the fallback, never a choice.
+    // Lowest error on the selection folds first; the sort is stable, so ties keep
+    // the simpler model. Seasonal naive, when not listed, comes last: the fallback,
+    // never a choice.
     let listed = |run: &&Backtest| options.candidates.contains(&run.kind);
     let mut ranking: Vec<&Backtest> = runs.iter().filter(listed).collect();
-    ranking.sort_by(|a, b| a.total_abs_error().total_cmp(&b.total_abs_error()));
+    let chosen_by = |run: &Backtest| run.selection_errors(&folds).abs_error;
+    ranking.sort_by(|a, b| chosen_by(a).total_cmp(&chosen_by(b)));
     if !options.candidates.contains(&ModelKind::SeasonalNaive) {
         ranking.push(&baseline);
     }
@@ -106,13 +114,17 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
         &winner.errors_by_step(&series, &folds),
         options.interval_level,
     );
-    let holdout = winner.errors.first().copied().unwrap_or_default();
-    let baseline_holdout = baseline.errors.first().copied().unwrap_or_default();
+    let holdout = winner.holdout_errors();
+    let selection = winner.selection_errors(&folds);
     Ok(Trained {
         model: Model::new(params, &series, interval),
         metrics: Metrics {
-            baseline_accuracy: baseline_holdout.accuracy(),
+            baseline_accuracy: baseline.holdout_errors().accuracy(),
             ..holdout.metrics()
+        },
+        selection: Metrics {
+            baseline_accuracy: baseline.selection_errors(&folds).accuracy(),
+            ..selection.metrics()
         },
         folds: scores,
         data_start: series.start,
@@ -170,11 +182,13 @@ mod tests {
             };
             let trained = train(&data.history(), &options).unwrap();
             // No gaps: every fold has `horizon` scored days, so Σ MAE ranks like Σ |error|.
+            // The holdout (the latest origin) has no say in the choice.
+            let holdout = trained.folds.iter().map(|s| s.origin).max().unwrap();
             let total = |kind| -> f64 {
                 trained
                     .folds
                     .iter()
-                    .filter(|s| s.model == kind)
+                    .filter(|s| s.model == kind && s.origin != holdout)
                     .map(|s| s.metrics.mae)
                     .sum()
             };
@@ -193,8 +207,49 @@ mod tests {
                 "seed {seed}"
             );
             assert!(trained.metrics.accuracy > trained.metrics.baseline_accuracy);
+            // The registered metrics are the winner's on the holdout; the selection's
+            // are its own on the folds that chose it.
+            let winner = |s: &&FoldScore| s.model == trained.model.kind();
+            let judged = trained
+                .folds
+                .iter()
+                .filter(winner)
+                .find(|s| s.origin == holdout);
+            assert_eq!(judged.unwrap().metrics, trained.metrics, "seed {seed}");
+            let choosing: Vec<&FoldScore> = trained
+                .folds
+                .iter()
+                .filter(winner)
+                .filter(|s| s.origin != holdout)
+                .collect();
+            assert_eq!(choosing.len(), 2);
+            let mae = choosing.iter().map(|s| s.metrics.mae).sum::<f64>() / 2.0;
+            assert!((trained.selection.mae - mae).abs() < 1e-9, "seed {seed}");
             assert_sane(&trained, 40);
         }
+    }
+
+    #[test]
+    fn the_holdout_has_no_say_in_the_choice() {
+        // Two series alike up to the holdout (fold 1, days 472..500), where the
+        // second jumps by 50: the same folds choose, so the same model wins with the
+        // same selection score, and only the holdout's score tells them apart.
+        let data = trending(500, 3.0, 4);
+        let mut other = trending(500, 3.0, 4);
+        for v in &mut other.sales[472..] {
+            *v += 50.0;
+        }
+        let options = TrainOptions::default();
+        let a = train(&data.history(), &options).unwrap();
+        let b = train(&other.history(), &options).unwrap();
+        assert_eq!(a.model.kind(), b.model.kind());
+        assert_eq!(a.selection, b.selection);
+        assert!(
+            b.metrics.accuracy < a.metrics.accuracy,
+            "{:?} {:?}",
+            a.metrics,
+            b.metrics
+        );
     }
 
     #[test]
