@@ -1,6 +1,10 @@
 //! Prediction intervals. A model's own backtest errors say how wrong it tends to be at
-//! each distance from the origin, so the interval is their empirical quantiles per
-//! week of horizon — no distribution assumed, and wider where the model is worse.
+//! each distance from the origin, so the interval is their order statistics per week
+//! of horizon — no distribution assumed, and wider where the model is worse. With n
+//! errors, the bounds sit at ranks (n+1)·α/2 and (n+1)·(1−α/2) (α = 1 − level),
+//! interpolated between neighbours: a new error as exchangeable as those falls between
+//! them with probability `level` on average, where the sample's own quantiles (ranks
+//! 1 + (n−1)·q) promise that and, from two weeks of errors, cover about 70%.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,13 +34,9 @@ pub(crate) struct Band {
 impl Interval {
     /// From `(step, actual − forecast)` pairs, step 0 being the first forecast day.
     pub fn from_errors(errors: &[(usize, f64)], level: f64) -> Interval {
-        let (lo, hi) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
         let band = |values: &mut Vec<f64>| {
             values.sort_by(f64::total_cmp);
-            Band {
-                lower: quantile(values, lo),
-                upper: quantile(values, hi),
-            }
+            coverage_band(values, level)
         };
         let mut pooled: Vec<f64> = errors
             .iter()
@@ -118,16 +118,32 @@ impl Interval {
     }
 }
 
-/// Linear interpolation between order statistics (type 7, numpy's default); 0 when
-/// there are none.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let Some(last) = sorted.len().checked_sub(1) else {
-        return 0.0;
-    };
-    let position = q.clamp(0.0, 1.0) * last as f64;
+/// The bounds of `sorted` errors at `level`: the order statistics at ranks
+/// (n+1)·α/2 and (n+1)·(1−α/2), 1-based, interpolated between neighbours (Hyndman and
+/// Fan's type 6) and kept within the sample; 0 when there are none.
+fn coverage_band(sorted: &[f64], level: f64) -> Band {
+    if sorted.is_empty() {
+        return Band {
+            lower: 0.0,
+            upper: 0.0,
+        };
+    }
+    let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
+    let ranks = (sorted.len() + 1) as f64;
+    Band {
+        lower: at_rank(sorted, ranks * tail),
+        upper: at_rank(sorted, ranks * (1.0 - tail)),
+    }
+}
+
+/// The value at 1-based `rank` of `sorted` (not empty), interpolated between the two
+/// order statistics around it; the extremes outside 1..=n.
+fn at_rank(sorted: &[f64], rank: f64) -> f64 {
+    let last = sorted.len() - 1;
+    let position = (rank - 1.0).clamp(0.0, last as f64);
     let below = position.floor() as usize;
     let above = (below + 1).min(last);
-    let (a, b) = (sorted[below.min(last)], sorted[above]);
+    let (a, b) = (sorted[below], sorted[above]);
     a + (b - a) * (position - below as f64)
 }
 
@@ -185,13 +201,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_interpolate() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert_eq!(quantile(&v, 0.1), 1.4);
-        assert_eq!(quantile(&v, 0.5), 3.0);
-        assert_eq!(quantile(&[], 0.5), 0.0);
+    fn bounds_are_order_statistics_at_ranks_n_plus_one_apart() {
+        let near = |band: Band, lower: f64, upper: f64| {
+            assert!(
+                (band.lower - lower).abs() < 1e-9 && (band.upper - upper).abs() < 1e-9,
+                "{band:?}, expected {lower} and {upper}"
+            );
+        };
+        let v: Vec<f64> = (1..=19).map(f64::from).collect();
+        // n = 19, level 0.8: ranks 20·0.1 = 2 and 20·0.9 = 18.
+        near(coverage_band(&v, 0.8), 2.0, 18.0);
+        // n = 14: ranks 1.5 and 13.5, between neighbours.
+        let two_weeks: Vec<f64> = (1..=14).map(f64::from).collect();
+        near(coverage_band(&two_weeks, 0.8), 1.5, 13.5);
+        // n = 5: ranks 0.6 and 5.4, past the sample: its extremes.
+        near(coverage_band(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.8), 1.0, 5.0);
+        near(coverage_band(&[], 0.8), 0.0, 0.0);
         assert!((normal_quantile(0.9) - 1.2815515655).abs() < 1e-8);
         assert!((normal_quantile(0.01) + 2.3263478740).abs() < 1e-8);
+    }
+
+    #[test]
+    fn two_weeks_of_errors_give_an_interval_that_covers_its_level() {
+        // 14 errors per bucket, as two folds give each week of the horizon; a new
+        // error drawn alike must fall inside 80% of the time on average (the sample's
+        // own 10% and 90% quantiles would cover about 69%).
+        let mut rng = crate::testdata::Rng::new(11);
+        let (trials, draws) = (2_000, 50);
+        let mut inside = 0;
+        for _ in 0..trials {
+            let errors: Vec<(usize, f64)> = (0..14).map(|i| (i % 7, rng.uniform())).collect();
+            let interval = Interval::from_errors(&errors, 0.8);
+            let Interval::Empirical { bands, .. } = &interval else {
+                panic!("empirical")
+            };
+            for _ in 0..draws {
+                let e = rng.uniform();
+                inside += usize::from(bands[0].lower <= e && e <= bands[0].upper);
+            }
+        }
+        let coverage = inside as f64 / (trials * draws) as f64;
+        assert!((0.78..0.82).contains(&coverage), "coverage {coverage}");
     }
 
     #[test]

@@ -122,7 +122,17 @@ fn memory_attacks_are_refused_with_503_and_the_server_stays_small() {
         assert_error(&server.sql(sql), 503, &limit, sql);
         server.assert_healthy(sql);
     }
-    assert_error(&server.sql(DISTINCT), 503, "time limit of 10 s", DISTINCT);
+    // It runs to its time limit, unless the scrambled query's memory is still being
+    // given back when it starts (its tasks are stopped asynchronously, and on a busy
+    // machine that takes a moment): then the budget refuses it. Either way, 503.
+    let answer = server.sql(DISTINCT);
+    let reason = answer.1["error"].as_str().unwrap_or_default();
+    let needle = if reason.contains(&limit) {
+        limit.as_str()
+    } else {
+        "time limit of 10 s"
+    };
+    assert_error(&answer, 503, needle, DISTINCT);
     server.assert_healthy(DISTINCT);
 
     // Sixteen at once: four run and are refused for memory (or time), the rest wait
