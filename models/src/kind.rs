@@ -32,6 +32,18 @@ impl ModelKind {
         ModelKind::Ridge,
     ];
 
+    /// The known future covariates this kind's forecasts read: only these kinds
+    /// answer a what-if's planned prices and promotions; the others forecast the same
+    /// without them.
+    pub fn covariates(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::Ridge => &["price", "promo"],
+            ModelKind::SeasonalNaive | ModelKind::Ets | ModelKind::Tsb | ModelKind::ColdStart => {
+                &[]
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::SeasonalNaive => "seasonal_naive",
@@ -77,5 +89,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
         assert_eq!(ModelKind::parse("Ridge"), None);
+    }
+
+    #[test]
+    fn only_ridge_reads_the_planned_covariates() {
+        for kind in [ModelKind::ColdStart]
+            .into_iter()
+            .chain(ModelKind::CANDIDATES)
+        {
+            let expected: &[&str] = if kind == ModelKind::Ridge {
+                &["price", "promo"]
+            } else {
+                &[]
+            };
+            assert_eq!(kind.covariates(), expected, "{kind}");
+        }
     }
 }

@@ -209,6 +209,9 @@ pub struct ForecastResponse {
     /// The last day of data the model was trained on; the forecast starts after it.
     pub trained_through: NaiveDate,
     pub horizon: usize,
+    /// The known future covariates the model reads (`price`, `promo`); a what-if's
+    /// plan changes the answer only through these.
+    pub covariates_used: &'static [&'static str],
     pub forecast: Vec<Point>,
 }
 
@@ -667,6 +670,7 @@ async fn answer(
         model_type: model.model_type.clone(),
         trained_through: model.model.last_date(),
         horizon,
+        covariates_used: model.model.kind().covariates(),
         forecast,
     }))
 }

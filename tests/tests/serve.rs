@@ -262,6 +262,13 @@ fn serve_answers_every_key_within_its_cache_budget_and_follows_promotions() {
         r#"{"store_id":"S0001","item_id":"I00001","horizon":7,"price":[1.5,1.5],"promo":[true,true,true]}"#,
     );
     assert_eq!(what_if.0, 200, "{}", what_if.1);
+    // The answer says which of the plan's covariates its model reads.
+    let answer: serde_json::Value = serde_json::from_str(&what_if.1).unwrap();
+    let expected = match answer["model_type"].as_str() {
+        Some("ridge") => serde_json::json!(["price", "promo"]),
+        _ => serde_json::json!([]),
+    };
+    assert_eq!(answer["covariates_used"], expected, "{answer}");
     let openapi = server.json("/openapi.json");
     assert!(openapi["paths"]["/v1/forecast"].is_object(), "{openapi}");
     assert_eq!(server.get("/healthz").0, 200, "still serving");
