@@ -232,7 +232,7 @@ async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
                 deadline_seconds = ANSWER_DEADLINE.as_secs(),
                 "the pipeline view was not computed in time"
             );
-            let mut response = ApiError::new(
+            return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "the pipeline view was not computed within {} s: the lake or the \
@@ -240,12 +240,7 @@ async fn pipeline(State(state): State<Arc<Pipeline>>) -> Response {
                     ANSWER_DEADLINE.as_secs()
                 ),
             )
-            .into_response();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(RETRY_AFTER_SECONDS),
-            );
-            return response;
+            .retry_after(RETRY_AFTER_SECONDS);
         }
     };
     (

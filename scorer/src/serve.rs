@@ -152,6 +152,15 @@ impl ApiError {
         }
     }
 
+    /// This error as a response that asks the client to retry after `seconds`.
+    pub(crate) fn retry_after(self, seconds: u64) -> Response {
+        let mut response = self.into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
@@ -495,11 +504,7 @@ async fn deadline(State(state): State<Shared>, request: Request, next: Next) -> 
 }
 
 fn retry_later(message: String) -> Response {
-    let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-    response
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_SECONDS)
 }
 
 /// The longest error body kept as the reason when an error is rewritten as JSON.

@@ -198,12 +198,7 @@ mod with_sql {
             SLOT_WAIT.as_secs()
         );
         debug!(max_concurrent, "SQL query refused: every slot is taken");
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(RETRY_AFTER_SECONDS),
-        );
-        response
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(RETRY_AFTER_SECONDS)
     }
 
     fn failed(e: &SqlError) -> Response {
