@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 use herd_history::DenseHistory;
-use herd_models::{FoldScore, Future, Model};
+use herd_models::{FoldScore, Future, Model, accuracy};
 use herd_registry::NewModel;
 use herd_schemas::SeriesKey;
 use serde_json::json;
@@ -124,34 +124,24 @@ fn score(model: &NewModel, held: &HeldBack) -> Option<Scored> {
         promo: &promo,
     };
     let forecast = fitted.forecast(steps, Some(&future));
-    let (mut abs_error, mut abs_actual, mut days, mut covered) = (0.0, 0.0, 0, 0);
+    let (mut days, mut covered) = (0, 0);
     for (i, actual) in held.sales.iter().enumerate() {
-        if !actual.is_finite() {
-            continue;
+        if !actual.is_nan() {
+            let (y, step) = (f64::from(*actual), skip + i);
+            days += 1;
+            covered += usize::from(forecast.lower[step] <= y && y <= forecast.upper[step]);
         }
-        let (y, step) = (f64::from(*actual), skip + i);
-        abs_error += (y - forecast.mean[step]).abs();
-        abs_actual += y.abs();
-        days += 1;
-        covered += usize::from(forecast.lower[step] <= y && y <= forecast.upper[step]);
     }
     if days == 0 {
         return None;
     }
-    let wape = if abs_actual > 0.0 {
-        abs_error / abs_actual
-    } else if abs_error > 0.0 {
-        1.0
-    } else {
-        0.0
-    };
     let row = &model.row;
     Some(Scored {
         model_type: row.model_type.clone().unwrap_or_default(),
         cold_start: row.cold_start,
         registered: row.metrics.map(|m| m.accuracy),
         selection: selection_accuracy(row.model_type.as_deref(), &row.backtest),
-        unseen: (1.0 - wape).max(0.0),
+        unseen: accuracy(&held.sales, &forecast.mean[skip..]),
         days,
         covered,
     })

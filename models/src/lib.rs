@@ -40,7 +40,7 @@ pub use features::FeatureSet;
 pub use forecast::{Forecast, Future};
 pub use history::History;
 pub use kind::ModelKind;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, accuracy};
 pub use model::Model;
 pub use options::{TrainOptions, min_history};
 pub use rescore::holdout_accuracy;

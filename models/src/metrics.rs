@@ -70,6 +70,15 @@ impl ErrorSums {
     }
 }
 
+/// Accuracy (max(0, 1 − WAPE)) of `forecast` against `actual` over the observed
+/// days (those that are not NaN): the number the promotion rule reads, for a forecast
+/// scored outside training.
+pub fn accuracy(actual: &[f32], forecast: &[f64]) -> f64 {
+    let values: Vec<f64> = actual.iter().map(|v| f64::from(*v)).collect();
+    let observed: Vec<bool> = actual.iter().map(|v| !v.is_nan()).collect();
+    ErrorSums::of(&values, &observed, forecast).accuracy()
+}
+
 pub(crate) fn wape(abs_error: f64, abs_actual: f64) -> f64 {
     if abs_actual > 0.0 {
         abs_error / abs_actual

@@ -5,7 +5,7 @@
 use crate::error::FitError;
 use crate::forecast::Future;
 use crate::history::{History, check_lengths};
-use crate::metrics::ErrorSums;
+use crate::metrics::accuracy;
 use crate::model::Model;
 
 /// Accuracy (1 − WAPE, over observed days) of `model` on the last `horizon` days of
@@ -42,10 +42,7 @@ pub fn holdout_accuracy(model: &Model, history: &History, horizon: usize) -> Res
         promo: &promo[origin..],
     };
     let forecast = model.forecast_from(&before, horizon, Some(&future))?;
-    let held_out = &history.sales[origin..days];
-    let actual: Vec<f64> = held_out.iter().map(|v| f64::from(*v)).collect();
-    let observed: Vec<bool> = held_out.iter().map(|v| !v.is_nan()).collect();
-    Ok(ErrorSums::of(&actual, &observed, &forecast.mean).accuracy())
+    Ok(accuracy(&history.sales[origin..days], &forecast.mean))
 }
 
 #[cfg(test)]
