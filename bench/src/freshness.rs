@@ -15,9 +15,7 @@ use herd_bus::{BulkProducer, KafkaOptions, TopicSpec};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
 use herd_ingest::simulate::{SimulateOptions, simulate};
 use herd_lake::{LakeRoot, tables};
-use herd_scorer::{
-    ColdStartPolicy, Latency, StreamOptions, predictions_appender, predictions_table, run_stream,
-};
+use herd_scorer::{Latency, StreamOptions, predictions_appender, predictions_table, run_stream};
 use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use serde_json::json;
@@ -132,7 +130,7 @@ async fn bench(
         archive_writer: "archive".to_owned(),
         horizon: settings_run.model.horizon,
         window_days: settings.train.window_days,
-        cold_start: ColdStartPolicy::Forecast,
+        fallback: settings.promote.fallback.clone(),
         cache_bytes: (settings.score.model_cache_mb * 1024.0 * 1024.0) as usize,
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),
         flush: Duration::from_millis(flush_ms.max(1)),

@@ -54,6 +54,7 @@ async fn bench(
         horizon: run.model.horizon,
         window_days: settings.train.window_days,
         tags: Vec::new(),
+        fallback: settings.promote.fallback.clone(),
     };
     for stage in ["first_run", "replacing_run"] {
         let summary = score_batch(root, root, &options).await?;

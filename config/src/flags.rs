@@ -90,15 +90,3 @@ impl From<OnGapArg> for herd_bus::GapPolicy {
         }
     }
 }
-
-/// What continuous scoring does for a key without a production model.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ColdStartArg {
-    /// The cold-start forecast from the item's other stores, flagged `cold_start`
-    Forecast,
-    /// No forecast; the key is counted as skipped
-    Skip,
-}

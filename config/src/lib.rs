@@ -91,6 +91,11 @@ pub struct PromoteSettings {
     /// Continuous mode: decide every committed candidate still undecided this often
     /// (and at start), for candidates whose event never arrived.
     pub catch_up_seconds: u64,
+    /// What forecasts a key without a production model (no candidate passed the
+    /// rule), in order: `baseline` (seasonal naive on its own history) and
+    /// `cold_start` (its item's profile at its level). Scoring and `herd serve` follow
+    /// it; an empty list forecasts only keys with a production model.
+    pub fallback: Vec<herd_scorer::Fallback>,
 }
 
 impl Default for PromoteSettings {
@@ -102,6 +107,7 @@ impl Default for PromoteSettings {
             group: "herd-promoter".to_owned(),
             batch_ms: 1000,
             catch_up_seconds: 60,
+            fallback: herd_scorer::Fallback::DEFAULT.to_vec(),
         }
     }
 }
@@ -222,9 +228,6 @@ fn first_zero(limits: &[(&str, u64)]) -> Result<(), String> {
 pub struct ScoreSettings {
     /// Consumer group of the continuous scorer.
     pub group: String,
-    /// A key without a production model: `forecast` (the cold-start forecast,
-    /// flagged) or `skip` (counted, not scored).
-    pub cold_start: crate::flags::ColdStartArg,
     /// Byte budget of the model cache, in MiB.
     pub model_cache_mb: f64,
     /// Commit the forecasts of new data at least this often.
@@ -238,7 +241,6 @@ impl Default for ScoreSettings {
     fn default() -> Self {
         Self {
             group: herd_scorer::DEFAULT_SCORE_GROUP.to_owned(),
-            cold_start: crate::flags::ColdStartArg::Forecast,
             model_cache_mb: 64.0,
             flush_ms: 1000,
             on_gap: crate::flags::OnGapArg::Fail,
@@ -258,7 +260,7 @@ pub fn check_margin(margin: f64) -> Result<(), String> {
 }
 
 /// How `herd train` trains: `[train]` in herd.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainSettings {
     /// Consumer group of the continuous trainer.
@@ -283,6 +285,46 @@ pub struct TrainSettings {
     pub max_due_keys: usize,
     /// Tags added to every registered model, e.g. `{ team = "fresh" }`.
     pub tags: BTreeMap<String, String>,
+    /// Continuous mode: retrain a key before `min_new_days` when the days since its
+    /// latest model left what the model expected (`drift_*`).
+    pub drift: bool,
+    /// Drift when the error on those days exceeds the model's holdout error times
+    /// this (at least 1).
+    pub drift_factor: f64,
+    /// Drift when their mean differs from the forecast's by more than this share of
+    /// the larger of the two (above 0, at most 1).
+    pub drift_level_shift: f64,
+    /// Observed days after the model needed before judging drift (at least 1).
+    pub drift_min_days: u32,
+}
+
+impl TrainSettings {
+    /// The drift settings, checked; `None` when drift is off.
+    pub fn drift_options(&self) -> Result<Option<herd_trainer::DriftOptions>, String> {
+        if !self.drift {
+            return Ok(None);
+        }
+        if !(self.drift_factor.is_finite() && self.drift_factor >= 1.0) {
+            return Err(format!(
+                "train.drift_factor: {} is not a factor of at least 1",
+                self.drift_factor
+            ));
+        }
+        if !(self.drift_level_shift > 0.0 && self.drift_level_shift <= 1.0) {
+            return Err(format!(
+                "train.drift_level_shift: {} is not a share above 0 and at most 1",
+                self.drift_level_shift
+            ));
+        }
+        if self.drift_min_days == 0 {
+            return Err("train.drift_min_days: give at least 1 day".to_owned());
+        }
+        Ok(Some(herd_trainer::DriftOptions {
+            factor: self.drift_factor,
+            level_shift: self.drift_level_shift,
+            min_days: self.drift_min_days,
+        }))
+    }
 }
 
 impl Default for TrainSettings {
@@ -301,6 +343,10 @@ impl Default for TrainSettings {
             commit_every: 5000,
             max_due_keys: 50_000,
             tags: BTreeMap::new(),
+            drift: true,
+            drift_factor: 2.0,
+            drift_level_shift: 0.5,
+            drift_min_days: 7,
         }
     }
 }

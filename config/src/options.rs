@@ -78,6 +78,7 @@ pub fn run_settings(
         model: model_options(settings, model)?,
         run_id,
         tags,
+        trigger: herd_registry::Trigger::Manual,
     })
 }
 

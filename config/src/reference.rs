@@ -89,6 +89,22 @@ pub const HELP: &[(&str, &str)] = &[
         "Tags added to every registered model, e.g. `{ team = \"fresh\" }`.",
     ),
     (
+        "train.drift",
+        "Continuous mode: retrain a key before `min_new_days` when the days since its latest model left what the model expected.",
+    ),
+    (
+        "train.drift_factor",
+        "Drift when the error on those days exceeds the model's holdout error (WAPE) times this (at least 1).",
+    ),
+    (
+        "train.drift_level_shift",
+        "Drift when their mean differs from the forecast's by more than this share of the larger of the two (above 0, at most 1).",
+    ),
+    (
+        "train.drift_min_days",
+        "Observed days after the model needed before judging drift (at least 1).",
+    ),
+    (
         "promote.rule",
         "The business rule, a CEL expression over a candidate's metrics and tags.",
     ),
@@ -111,6 +127,10 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "promote.catch_up_seconds",
         "Continuous mode: decide every committed, undecided candidate this often (at least 1).",
+    ),
+    (
+        "promote.fallback",
+        "What forecasts a key without a production model, in order: `baseline` (seasonal naive on its own history), `cold_start` (its item's profile); `[]`: only keys with one are forecast.",
     ),
     (
         "serve.listen",
@@ -173,10 +193,6 @@ pub const HELP: &[(&str, &str)] = &[
         "Requests handled at once; one more gets 503 with `Retry-After` (at least 1; `/healthz` always answers).",
     ),
     ("score.group", "Consumer group of the continuous scorer."),
-    (
-        "score.cold_start",
-        "A key without a production model: `forecast` (the cold-start forecast, flagged) or `skip`.",
-    ),
     (
         "score.model_cache_mb",
         "Byte budget of the continuous scorer's model cache, in MiB.",

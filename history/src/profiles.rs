@@ -8,6 +8,20 @@ use herd_models::{History, ItemProfile, ItemProfileBuilder, TrainOptions, min_hi
 use herd_schemas::{SeriesId, SeriesKey};
 
 use crate::window::DenseHistory;
+use crate::windows::Windows;
+
+/// [`item_profiles`] of every key held in `windows`.
+pub fn window_profiles(
+    windows: &Windows,
+    options: &TrainOptions,
+) -> HashMap<SeriesId, ItemProfile> {
+    let histories: Vec<(SeriesKey, DenseHistory)> = windows
+        .map()
+        .iter()
+        .map(|w| (w.key().clone(), w.value().window.dense()))
+        .collect();
+    item_profiles(&histories, options)
+}
 
 /// Builds one item profile per item from its keys with a full history under
 /// `options` (a key counts once it has `min_history(options)` observed days).

@@ -100,6 +100,11 @@ impl Window {
         (!self.sales[slot].is_nan()).then_some(slot)
     }
 
+    /// The sales held for `date`, when the window holds an observation of it.
+    pub fn sales_on(&self, date: NaiveDate) -> Option<f32> {
+        self.held_slot(day_of(date)).map(|slot| self.sales[slot])
+    }
+
     fn slot(&self, day: Day) -> usize {
         day.rem_euclid(self.capacity() as Day) as usize
     }

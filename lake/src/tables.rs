@@ -35,8 +35,10 @@ pub fn sales() -> TableSpec {
 }
 
 /// Opens table `spec.name` under `root`, creating it with the spec's schema and
-/// partitioning when it does not exist yet. An existing table must have exactly
-/// the spec's columns and partitioning.
+/// partitioning when it does not exist yet. An existing table must have the spec's
+/// columns and partitioning; one written by an earlier Herd, whose columns are the
+/// spec's first ones, gets the spec's later (nullable) columns added in place, its
+/// rows reading them as null.
 pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTable> {
     let url = root.table_url(&spec.name)?;
     let expected = kernel_schema(&url, spec)?;
@@ -53,8 +55,7 @@ pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTa
         })?;
     }
     if let Some(table) = try_open(&url).await? {
-        check_matches(&table, &url, &expected, spec)?;
-        return Ok(table);
+        return upgraded(table, &url, &expected, spec).await;
     }
     let table = build(&url)?;
     let created = table
@@ -78,10 +79,7 @@ pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTa
         // Another process may have committed version 0 between our open and our
         // create; its table is as good as ours if the schema matches.
         Err(create_error) => match try_open(&url).await {
-            Ok(Some(table)) => {
-                check_matches(&table, &url, &expected, spec)?;
-                Ok(table)
-            }
+            Ok(Some(table)) => upgraded(table, &url, &expected, spec).await,
             _ => Err(LakeError::delta("create table", &url)(create_error)),
         },
     }
@@ -181,6 +179,59 @@ fn kernel_schema(url: &Url, spec: &TableSpec) -> Result<StructType> {
         }
     }
     Ok(schema)
+}
+
+/// `table` with the spec's columns: as it is when it has them, else with the
+/// missing trailing columns added in one commit. Another process may add them first;
+/// its commit is as good as ours.
+async fn upgraded(
+    table: DeltaTable,
+    url: &Url,
+    expected: &StructType,
+    spec: &TableSpec,
+) -> Result<DeltaTable> {
+    let missing = missing_columns(&table, url, expected)?;
+    if missing.is_empty() {
+        check_matches(&table, url, expected, spec)?;
+        return Ok(table);
+    }
+    let names: Vec<String> = missing.iter().map(|f| f.name().clone()).collect();
+    let table = match table.add_columns().with_fields(missing).await {
+        Ok(table) => {
+            info!(table = %url, columns = ?names, version = table.version(), "added columns");
+            table
+        }
+        Err(add_error) => match try_open(url).await? {
+            Some(table) if missing_columns(&table, url, expected)?.is_empty() => table,
+            _ => return Err(LakeError::delta("add columns to", url)(add_error)),
+        },
+    };
+    check_matches(&table, url, expected, spec)?;
+    Ok(table)
+}
+
+/// The spec's columns after the table's own, when the table's columns are exactly
+/// the spec's first ones and those after are nullable: what an in-place upgrade adds.
+/// Empty otherwise (nothing to add, or a difference [`check_matches`] reports).
+fn missing_columns(
+    table: &DeltaTable,
+    url: &Url,
+    expected: &StructType,
+) -> Result<Vec<deltalake::kernel::StructField>> {
+    let snapshot = table
+        .snapshot()
+        .map_err(LakeError::delta("read schema of", url))?;
+    let actual = snapshot.schema();
+    let have: Vec<_> = actual.fields().collect();
+    let want: Vec<_> = expected.fields().collect();
+    if have.len() >= want.len() || have[..] != want[..have.len()] {
+        return Ok(Vec::new());
+    }
+    let added = &want[have.len()..];
+    if added.iter().any(|f| !f.is_nullable()) {
+        return Ok(Vec::new());
+    }
+    Ok(added.iter().map(|f| (*f).clone()).collect())
 }
 
 fn check_matches(

@@ -55,6 +55,7 @@ async fn register(root: &LakeRoot, days: usize) {
         model: TrainOptions::default(),
         run_id: format!("train-{days}"),
         tags: BTreeMap::new(),
+        trigger: herd_registry::Trigger::Manual,
     };
     let model = fit_key(&key(), &history(days), None, &run, Utc::now());
     assert!(model.artifact.is_some(), "{:?}", model.row.error);

@@ -36,5 +36,6 @@ pub use production::{
 pub use rule::{DEFAULT_RULE, PromotionRule, RULE_VARIABLES, RuleError, Verdict};
 pub use striped::{STRIPES, stripe_of};
 pub use table::{
-    HoldoutMetrics, MODELS_TABLE, ModelRow, ModelStatus, from_batch, models_table, to_batch,
+    HoldoutMetrics, MODELS_TABLE, ModelRow, ModelStatus, Trigger, from_batch, models_table,
+    to_batch,
 };

@@ -48,6 +48,43 @@ impl ModelStatus {
     }
 }
 
+/// Why a key was trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Continuous training: enough new days arrived since the key's last model.
+    NewDays,
+    /// Continuous training: the key's live error or level left what its model
+    /// expected, before enough new days arrived.
+    Drift,
+    /// `herd train --once` run on a schedule (`--trigger schedule`).
+    Schedule,
+    /// `herd train --once`.
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::NewDays => "new_days",
+            Trigger::Drift => "drift",
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Trigger::NewDays,
+            Trigger::Drift,
+            Trigger::Schedule,
+            Trigger::Manual,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+
 /// The metrics of `docs/workload.md` on the holdout (the last `horizon` days, multi-step).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct HoldoutMetrics {
@@ -86,6 +123,8 @@ pub struct ModelRow {
     pub run_id: String,
     pub feature_set: String,
     pub error: Option<String>,
+    /// Why the key was trained; `None` in rows written before the column existed.
+    pub trigger: Option<Trigger>,
 }
 
 impl serde::Serialize for ModelStatus {
@@ -144,6 +183,9 @@ static MODELS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("run_id", DataType::Utf8, false),
         Field::new("feature_set", DataType::Utf8, false),
         Field::new("error", DataType::Utf8, true),
+        // Added after the table's first release: nullable, so that an older table
+        // gains it in place.
+        Field::new("trigger", DataType::Utf8, true),
     ]);
     Arc::new(Schema::new(fields))
 });
@@ -227,11 +269,13 @@ pub fn to_batch(rows: &[ModelRow]) -> Result<RecordBatch> {
         strings(&|r| Some(r.run_id.clone())),
         strings(&|r| Some(r.feature_set.clone())),
         strings(&|r| r.error.clone()),
+        strings(&|r| r.trigger.map(|t| t.as_str().to_owned())),
     ];
     Ok(RecordBatch::try_new(Arc::clone(&MODELS_SCHEMA), columns)?)
 }
 
-/// Reads rows back from a batch of the table (every column present).
+/// Reads rows back from a batch of the table (every column present but `trigger`,
+/// which files written before it existed lack).
 pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ModelRow>> {
     let column = |name: &str| -> Result<&ArrayRef> {
         batch
@@ -268,6 +312,13 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ModelRow>> {
         .map(|name| column(name).map(|c| c.as_primitive::<Float64Type>()))
         .collect::<Result<_>>()?;
     let tags = column("tags")?.as_map();
+    let trigger =
+        match batch.column_by_name("trigger") {
+            Some(column) => Some(column.as_string_opt::<i32>().ok_or_else(|| {
+                RegistryError::Corrupt("column `trigger` is not text".to_owned())
+            })?),
+            None => None,
+        };
     let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
     let day = |a: &Date32Array, i: usize| {
         (!a.is_null(i))
@@ -322,6 +373,9 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ModelRow>> {
             run_id: run_id.value(i).to_owned(),
             feature_set: feature_set.value(i).to_owned(),
             error: opt(error, i),
+            trigger: trigger
+                .and_then(|t| opt(t, i))
+                .and_then(|t| Trigger::parse(&t)),
         });
     }
     Ok(out)

@@ -1,21 +1,25 @@
 //! `herd score --batch`: every key with a production model (those whose tags match,
 //! when tags are given) forecasts the horizon after an as-of date from its sales in
-//! the lake, and the rows replace, in one commit, the earlier batch rows of the keys
+//! the lake; without tags, every other key with sales gets the fallback chain's
+//! forecast (its own baseline, else a cold start), labelled. The rows replace, in one commit, the earlier batch rows of the keys
 //! it scored for that as-of date — a second run for the same day replaces, never
 //! duplicates, and rows of other keys or of the continuous scorer stay.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate, Utc};
 use herd_history::{DenseHistory, Windows};
 use herd_lake::{AppendOptions, LakeRoot, RowMatch, tables};
-use herd_models::{History, Model};
+use herd_models::{History, Model, ModelKind, TrainOptions};
 use herd_registry::{ProductionEntry, ProductionRegistry, read_artifact};
+use herd_schemas::SeriesKey;
 use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::error::{Result, ScoreError};
+use crate::fallback::{self, Fallback, Origin};
 use crate::predictions::{PredictionRows, Scored, predictions_table};
 
 /// The `source` of the rows a batch run writes.
@@ -32,8 +36,10 @@ pub struct BatchOptions {
     pub horizon: usize,
     /// Days of sales read per key (the models' state is rebuilt from them).
     pub window_days: usize,
-    /// Only production models with all these tags.
+    /// Only production models with all these tags (and then no fallbacks).
     pub tags: Vec<(String, String)>,
+    /// What forecasts a key without a production model; empty: nothing.
+    pub fallback: Vec<Fallback>,
 }
 
 /// What a batch run did.
@@ -43,7 +49,12 @@ pub struct BatchSummary {
     /// Keys with a production model, and those whose tags matched.
     pub production_keys: usize,
     pub matched: usize,
+    /// Keys forecast, with or without a production model.
     pub scored: usize,
+    /// Of those, keys without a production model forecast by their own baseline, and
+    /// by the cold start.
+    pub baseline: usize,
+    pub cold_start: usize,
     /// Matched keys without any sales on or before the as-of date.
     pub no_sales: usize,
     /// Keys whose model could not be read or could not forecast.
@@ -67,52 +78,83 @@ pub async fn score_batch(
     options: &BatchOptions,
 ) -> Result<BatchSummary> {
     let started = Instant::now();
-    let production = ProductionRegistry::open_existing(production_root)
-        .await?
-        .ok_or_else(|| ScoreError::NoProduction(production_root.url().to_string()))?;
+    // Fallbacks forecast keys the registry does not name, so only an untagged run
+    // with a chain can go on without a registry.
+    let fallback: &[Fallback] = if options.tags.is_empty() {
+        &options.fallback
+    } else {
+        &[]
+    };
+    let production = match ProductionRegistry::open_existing(production_root).await? {
+        Some(production) => Some(production),
+        None if !fallback.is_empty() => None,
+        None => return Err(ScoreError::NoProduction(production_root.url().to_string())),
+    };
     let sales = tables::open_existing(lake, &tables::sales())
         .await?
         .ok_or_else(|| ScoreError::NoSales(lake.url().to_string()))?;
+    let current: Vec<&ProductionEntry> = production
+        .iter()
+        .flat_map(ProductionRegistry::all_current)
+        .collect();
     let mut summary = BatchSummary {
-        production_keys: production.all_current().count(),
+        production_keys: current.len(),
         ..BatchSummary::default()
     };
-    let entries: Vec<ProductionEntry> = production
-        .all_current()
+    let entries: Vec<ProductionEntry> = current
+        .iter()
         .filter(|e| {
             options
                 .tags
                 .iter()
                 .all(|(k, v)| e.tags.get(k).is_some_and(|t| t == v))
         })
-        .cloned()
+        .map(|e| (*e).clone())
         .collect();
     summary.matched = entries.len();
 
     let windows = Windows::new(options.window_days);
     herd_history::load(&windows, &sales, None).await?;
+    // Keys with sales and no production model, forecast by the fallback chain.
+    let unmodelled: Vec<SeriesKey> = if fallback.is_empty() {
+        Vec::new()
+    } else {
+        let modelled: HashSet<&SeriesKey> = current.iter().map(|e| &e.key).collect();
+        let mut keys: Vec<SeriesKey> = windows
+            .map()
+            .iter()
+            .map(|w| w.key().clone())
+            .filter(|key| !modelled.contains(key))
+            .collect();
+        keys.sort();
+        keys
+    };
     let as_of = match options.as_of {
         Some(day) => day,
         None => entries
             .iter()
-            .filter_map(|e| windows.map().get(&e.key)?.window.last_day())
+            .map(|e| &e.key)
+            .chain(&unmodelled)
+            .filter_map(|key| windows.map().get(key)?.window.last_day())
             .max()
             .ok_or_else(|| ScoreError::NoSales(lake.url().to_string()))?,
     };
     summary.as_of = Some(as_of);
 
-    // Models, read concurrently from the production registry.
-    let store = production.artifact_store();
+    // Models, read concurrently from the production registry (entries are empty
+    // without one).
     let mut reads: JoinSet<(usize, Result<Model>)> = JoinSet::new();
     let mut models: Vec<Option<Model>> = vec![None; entries.len()];
+    let store = production.as_ref().map(ProductionRegistry::artifact_store);
     for (i, entry) in entries.iter().enumerate() {
+        let Some(store) = &store else { break };
         if reads.len() >= READS
             && let Some(done) = reads.join_next().await
         {
             let (i, model) = done.map_err(|e| ScoreError::Task(e.to_string()))?;
             models[i] = model.ok();
         }
-        let (store, path) = (Arc::clone(&store), entry.artifact.clone());
+        let (store, path) = (Arc::clone(store), entry.artifact.clone());
         reads.spawn(async move {
             let model = async {
                 let bytes = read_artifact(store.as_ref(), &path).await?;
@@ -132,8 +174,9 @@ pub async fn score_batch(
     summary.read_seconds = started.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
-    let mut rows = PredictionRows::with_capacity(entries.len() * options.horizon);
-    let mut scored_keys: Vec<String> = Vec::with_capacity(entries.len());
+    let keys = entries.len() + unmodelled.len();
+    let mut rows = PredictionRows::with_capacity(keys * options.horizon);
+    let mut scored_keys: Vec<String> = Vec::with_capacity(keys);
     let now = Utc::now();
     for (entry, model) in entries.iter().zip(&models) {
         let Some(model) = model else {
@@ -164,6 +207,7 @@ pub async fn score_batch(
                         model_version: Some(entry.version),
                         model_type: entry.model_type.clone(),
                         cold_start: entry.cold_start,
+                        origin: Origin::Champion,
                     },
                     BATCH_SOURCE,
                     now,
@@ -176,6 +220,54 @@ pub async fn score_batch(
                 summary.failed += 1;
             }
         }
+    }
+    let train_options = TrainOptions {
+        horizon: options.horizon,
+        ..TrainOptions::default()
+    };
+    let profiles = if fallback.contains(&Fallback::ColdStart) && !unmodelled.is_empty() {
+        herd_history::window_profiles(&windows, &train_options)
+    } else {
+        HashMap::new()
+    };
+    for key in unmodelled {
+        let Some(history) = windows
+            .map()
+            .get(&key)
+            .and_then(|w| through(&w.window.dense(), as_of))
+        else {
+            summary.no_sales += 1;
+            continue;
+        };
+        let view = History {
+            start: history.start,
+            sales: &history.sales,
+            price: &history.price,
+            promo: &history.promo,
+        };
+        let profile = profiles.get(key.item_id());
+        let Some(f) = fallback::forecast(fallback, &view, profile, &train_options, None) else {
+            continue;
+        };
+        match f.origin {
+            Origin::Baseline => summary.baseline += 1,
+            _ => summary.cold_start += 1,
+        }
+        rows.push(
+            &Scored {
+                key: key.clone(),
+                as_of,
+                model_type: Some(f.kind.as_str().to_owned()),
+                cold_start: f.kind == ModelKind::ColdStart,
+                forecast: f.forecast,
+                model_version: None,
+                origin: f.origin,
+            },
+            BATCH_SOURCE,
+            now,
+        );
+        scored_keys.push(key.to_string());
+        summary.scored += 1;
     }
     summary.rows = rows.len();
     summary.score_seconds = scoring.elapsed().as_secs_f64();

@@ -14,6 +14,8 @@ use herd_lake::arrow::error::ArrowError;
 use herd_models::Forecast;
 use herd_schemas::SeriesKey;
 
+use crate::fallback::Origin;
+
 /// The table's name under the lake root.
 pub const PREDICTIONS_TABLE: &str = "predictions";
 
@@ -38,6 +40,9 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             false,
         ),
         Field::new("as_of", DataType::Date32, false),
+        // Added after the table's first release: nullable, so that an older table
+        // gains it in place; Herd always writes it.
+        Field::new("origin", DataType::Utf8, true),
     ]))
 });
 
@@ -60,6 +65,8 @@ pub struct Scored {
     pub model_version: Option<i64>,
     pub model_type: Option<String>,
     pub cold_start: bool,
+    /// Which step of the fallback chain made it.
+    pub origin: Origin,
 }
 
 /// Builds prediction rows column by column.
@@ -78,6 +85,7 @@ pub struct PredictionRows {
     source: StringBuilder,
     scored_at: TimestampMicrosecondBuilder,
     as_of: Date32Builder,
+    origin: StringBuilder,
     len: usize,
 }
 
@@ -98,6 +106,7 @@ impl PredictionRows {
             source: StringBuilder::with_capacity(rows, rows * 6),
             scored_at: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             as_of: Date32Builder::with_capacity(rows),
+            origin: StringBuilder::with_capacity(rows, rows * 8),
             len: 0,
         }
     }
@@ -132,6 +141,7 @@ impl PredictionRows {
             self.source.append_value(source);
             self.scored_at.append_value(scored_at.timestamp_micros());
             self.as_of.append_value(as_of);
+            self.origin.append_value(scored.origin.as_str());
             self.len += 1;
         }
     }
@@ -153,6 +163,7 @@ impl PredictionRows {
             Arc::new(self.source.finish()),
             Arc::new(self.scored_at.finish()),
             Arc::new(self.as_of.finish()),
+            Arc::new(self.origin.finish()),
         ];
         self.len = 0;
         RecordBatch::try_new(Arc::clone(&SCHEMA), columns)

@@ -1,13 +1,17 @@
 //! `herd serve`: real-time forecasts over HTTP from production models loaded on
 //! demand into a byte-budgeted cache, which promotion and rollback events on
-//! `herd.models` update within a second.
+//! `herd.models` update within a second. Forecasts start after each key's newest day
+//! in the lake's `sales` (re-read as it grows), and a key without a production model
+//! gets the fallback chain's forecast (its own baseline, else a cold start); every
+//! answer says its `as_of` day and its `origin`.
 //!
 //! Routes: `GET /v1/forecast/{store_id}/{item_id}?horizon=28`, `POST /v1/forecast`
 //! (a what-if with planned prices and promotions), `/healthz`, `/readyz`,
 //! `/metrics` (Prometheus text), `/openapi.json`, `GET /v1/pipeline` (consumer lag,
 //! table sizes, the promotion rule) and the dashboard page at `/`. Every error is
 //! JSON with a reason: 400 for a bad id, horizon or body, 401 without the bearer
-//! token when one is required, 404 for a key without a production model, 405 for a
+//! token when one is required, 404 for a key that has neither a production model nor
+//! the history a fallback needs (or no fallback is configured), 405 for a
 //! wrong method, 415 for a body that is not JSON, 421 for a `Host` this server does
 //! not answer to, 503 when a limit is reached.
 //!
@@ -31,7 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Datelike as _, NaiveDate};
-use herd_models::Future;
+use herd_models::{Future, History, TrainOptions};
 use herd_registry::ModelCache;
 use herd_schemas::{SeriesId, SeriesKey};
 use serde::{Deserialize, Serialize};
@@ -40,6 +44,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
+
+use crate::fallback::{self, Fallback, Origin};
+use crate::recent::RecentSales;
 
 /// The longest forecast served.
 pub const MAX_HORIZON: usize = 366;
@@ -63,6 +70,12 @@ pub struct ServeOptions {
     /// Names `Host` may give besides loopback names and the listen address.
     pub allowed_hosts: Vec<String>,
     pub limits: ServeLimits,
+    /// Every key's recent sales, so that forecasts start after the newest archived
+    /// day and keys without a production model get the fallback chain's; without
+    /// it, forecasts start after the model's last training day and such keys get 404.
+    pub recent: Option<Arc<RecentSales>>,
+    /// What forecasts a key without a production model (needs `recent`).
+    pub fallback: Vec<Fallback>,
 }
 
 /// What one client, or many, may take of the server.
@@ -213,10 +226,18 @@ pub struct Point {
 pub struct ForecastResponse {
     pub store_id: String,
     pub item_id: String,
-    pub model_version: i64,
+    /// The production model's version; `None` for a fallback's forecast.
+    pub model_version: Option<i64>,
     pub model_type: Option<String>,
-    /// The last day of data the model was trained on; the forecast starts after it.
-    pub trained_through: NaiveDate,
+    /// `champion` (the production model), `baseline` or `cold_start` (the fallback
+    /// chain, for a key without one).
+    pub origin: Origin,
+    /// The last day of data the production model was trained on.
+    pub trained_through: Option<NaiveDate>,
+    /// The last day of data the forecast starts after: the key's newest archived
+    /// day, or the model's last training day when the lake has nothing newer.
+    #[serde(serialize_with = "iso_date")]
+    pub as_of: NaiveDate,
     pub horizon: usize,
     /// The known future covariates the model reads (`price`, `promo`); a what-if's
     /// plan changes the answer only through these.
@@ -638,27 +659,73 @@ async fn answer(
     horizon: usize,
     future: Option<&Future<'_>>,
 ) -> Result<ForecastJson, ApiError> {
-    let model = state
-        .cache
-        .get(key)
-        .await
-        .map_err(|e| {
-            // The reason names files on this server: it goes to the log only.
-            warn!(%key, error = %e, "loading a production model");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!(
-                    "{key}'s production model could not be loaded; the server's log has the reason"
-                ),
+    let model = state.cache.get(key).await.map_err(|e| {
+        // The reason names files on this server: it goes to the log only.
+        warn!(%key, error = %e, "loading a production model");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "{key}'s production model could not be loaded; the server's log has the reason"
+            ),
+        )
+    })?;
+    let recent = state.options.recent.as_ref().map(|r| r.current());
+    let history = recent
+        .as_ref()
+        .and_then(|r| r.windows.as_ref()?.map().get(key).map(|w| w.window.dense()))
+        .filter(|h| !h.sales.is_empty());
+    let view = history.as_ref().map(|h| History {
+        start: h.start,
+        sales: &h.sales,
+        price: &h.price,
+        promo: &h.promo,
+    });
+    let (f, origin, kind, version, model_type, trained_through) = match &model {
+        Some(model) => {
+            let trained = model.model.last_date();
+            // From the key's archived days when they reach past the training data;
+            // else from the model's own state.
+            let fresh = view
+                .as_ref()
+                .filter(|v| last_day(v) >= trained)
+                .and_then(|v| model.model.forecast_from(v, horizon, future).ok());
+            (
+                fresh.unwrap_or_else(|| model.model.forecast(horizon, future)),
+                Origin::Champion,
+                model.model.kind(),
+                Some(model.version),
+                model.model_type.clone(),
+                Some(trained),
             )
-        })?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("{key} has no production model"),
+        }
+        None => {
+            let fallen = view.as_ref().and_then(|v| {
+                let profile = recent.as_ref()?.profiles.get(key.item_id());
+                let options = TrainOptions {
+                    horizon,
+                    ..TrainOptions::default()
+                };
+                fallback::forecast(&state.options.fallback, v, profile, &options, future)
+            });
+            let Some(fallen) = fallen else {
+                let reason = if view.is_some() {
+                    format!("{key} has no production model, and no fallback is configured for it")
+                } else {
+                    format!("{key} has no production model and no sales in the lake")
+                };
+                return Err(ApiError::new(StatusCode::NOT_FOUND, reason));
+            };
+            let kind = fallen.kind;
+            (
+                fallen.forecast,
+                fallen.origin,
+                kind,
+                None,
+                Some(kind.as_str().to_owned()),
+                None,
             )
-        })?;
-    let f = model.model.forecast(horizon, future);
+        }
+    };
     let forecast = (0..f.mean.len())
         .map(|i| Point {
             date: f.start + chrono::Days::new(i as u64),
@@ -671,13 +738,20 @@ async fn answer(
     Ok(ForecastJson(ForecastResponse {
         store_id: key.store_id().as_str().to_owned(),
         item_id: key.item_id().as_str().to_owned(),
-        model_version: model.version,
-        model_type: model.model_type.clone(),
-        trained_through: model.model.last_date(),
+        model_version: version,
+        model_type,
+        origin,
+        trained_through,
+        as_of: f.start - chrono::Days::new(1),
         horizon,
-        covariates_used: model.model.kind().covariates(),
+        covariates_used: kind.covariates(),
         forecast,
     }))
+}
+
+/// The last day of `history`.
+fn last_day(history: &History<'_>) -> NaiveDate {
+    history.start + chrono::Days::new(history.sales.len().saturating_sub(1) as u64)
 }
 
 /// A forecast answer as JSON, serialized into a buffer sized for it at once (axum's

@@ -1,6 +1,7 @@
 //! `herd score`: continuous scoring. A consumer group on `herd.sales` keeps every
 //! owned key's window; when a record moves a key's last day forward, the key is
-//! forecast as of that day from its production model (or a flagged cold start), the
+//! forecast as of that day from its production model (or the fallback chain: its own
+//! baseline, else a cold start, each labelled by its `origin`), the
 //! forecasts are published on `herd.predictions` and then committed to the Delta
 //! table `predictions` together with the offsets they came from.
 //!
@@ -25,7 +26,7 @@ use herd_bus::{
     BulkProducer, ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, GapPolicy,
     KafkaOptions, LoopError, LoopOptions, OffsetRange, Status, run_exactly_once,
 };
-use herd_history::{DenseHistory, Windows};
+use herd_history::Windows;
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
 use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
 use herd_registry::{CachedModel, ModelCache};
@@ -37,6 +38,7 @@ use tracing::{info, warn};
 
 use crate::error::{Result, ScoreError};
 use crate::failures::{self, RETRY_BACKOFF, SourceRecord};
+use crate::fallback::{self, Fallback, Origin};
 use crate::latency::Latency;
 use crate::predictions::{PredictionRows, Scored, predictions_table};
 use crate::{follow_models, through};
@@ -62,16 +64,6 @@ pub fn predictions_appender(table: DeltaTable, group: &str) -> ExactlyOnceAppend
 /// The header carrying a prediction message's id.
 pub const ID_HEADER: &str = "herd-id";
 
-/// What a key without a production model gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColdStartPolicy {
-    /// The cold-start forecast (the item's shape at the key's level), flagged.
-    Forecast,
-    /// No forecast; counted as skipped.
-    Skip,
-}
-
 /// How the continuous scorer runs.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {
@@ -86,7 +78,9 @@ pub struct StreamOptions {
     pub archive_writer: String,
     pub horizon: usize,
     pub window_days: usize,
-    pub cold_start: ColdStartPolicy,
+    /// What forecasts a key without a production model; empty: nothing (counted as
+    /// skipped).
+    pub fallback: Vec<Fallback>,
     pub cache_bytes: usize,
     /// Re-read the production table this often, besides following its events.
     pub refresh: Duration,
@@ -110,9 +104,12 @@ pub struct StreamSummary {
     pub rebalances: u64,
     /// Forecasts written, one per key and as-of day.
     pub scored: u64,
-    /// Of those, cold starts of keys without a production model.
+    /// Of those, forecasts of keys without a production model from their own
+    /// baseline, and from their item's cold-start profile.
+    pub baseline: u64,
     pub cold_start: u64,
-    /// Advances of keys without a production model, not scored (`skip` policy).
+    /// Advances of keys without a production model that no fallback forecast (an
+    /// empty chain, or a baseline-only chain and too little history).
     pub skipped: u64,
     /// Advances whose model could not be read or could not forecast, even after
     /// retries; each is a record on the dead-letter topic.
@@ -176,6 +173,8 @@ struct PredictionMessage<'a> {
     model_version: Option<i64>,
     model_type: Option<&'a str>,
     cold_start: bool,
+    /// `champion`, `baseline` or `cold_start`: which step of the fallback chain made it.
+    origin: Origin,
     scored_at: DateTime<Utc>,
     source_timestamp_ms: Option<i64>,
     forecast: Vec<StepMessage>,
@@ -260,6 +259,7 @@ pub async fn run_stream(
 struct Committed {
     scored: u64,
     rows: u64,
+    baseline: u64,
     cold_start: u64,
     skipped: u64,
     failed: u64,
@@ -272,6 +272,7 @@ impl StreamSummary {
         self.commits += 1;
         self.rows += commit.rows;
         self.scored += commit.scored;
+        self.baseline += commit.baseline;
         self.cold_start += commit.cold_start;
         self.skipped += commit.skipped;
         self.failed += commit.failed;
@@ -283,6 +284,7 @@ impl StreamSummary {
 struct ScoreMetrics {
     scored: Counter,
     rows: Counter,
+    baseline: Counter,
     cold_start: Counter,
     skipped: Counter,
     failed: Counter,
@@ -297,13 +299,17 @@ impl ScoreMetrics {
                 "Forecasts committed to predictions, one per key and as-of day.",
             ),
             rows: status.counter("herd_prediction_rows", "Rows committed to predictions."),
+            baseline: status.counter(
+                "herd_forecasts_baseline",
+                "Forecasts of keys without a production model, from their own seasonal naive baseline.",
+            ),
             cold_start: status.counter(
                 "herd_forecasts_cold_start",
                 "Forecasts of keys without a production model, from their item's profile.",
             ),
             skipped: status.counter(
                 "herd_forecasts_skipped",
-                "Advances of keys without a production model, not forecast (--cold-start skip).",
+                "Advances of keys without a production model that no fallback forecast.",
             ),
             failed: status.counter(
                 "herd_forecasts_failed",
@@ -319,6 +325,7 @@ impl ScoreMetrics {
     fn committed(&self, commit: &Committed) {
         self.scored.inc_by(commit.scored);
         self.rows.inc_by(commit.rows);
+        self.baseline.inc_by(commit.baseline);
         self.cold_start.inc_by(commit.cold_start);
         self.skipped.inc_by(commit.skipped);
         self.failed.inc_by(commit.failed);
@@ -410,13 +417,7 @@ impl ScoreSink {
     }
 
     fn refresh_profiles(&mut self) {
-        let histories: Vec<(SeriesKey, DenseHistory)> = self
-            .windows
-            .map()
-            .iter()
-            .map(|e| (e.key().clone(), e.value().window.dense()))
-            .collect();
-        self.profiles = herd_history::item_profiles(&histories, &self.train_options());
+        self.profiles = herd_history::window_profiles(&self.windows, &self.train_options());
     }
 
     fn train_options(&self) -> TrainOptions {
@@ -444,14 +445,16 @@ impl ScoreSink {
             promo: &history.promo,
         };
         let horizon = self.options.horizon;
-        let scored = |forecast: Forecast, version, model_type: Option<String>, cold| Scored {
-            key: advance.key.clone(),
-            as_of: advance.as_of,
-            forecast,
-            model_version: version,
-            model_type,
-            cold_start: cold,
-        };
+        let scored =
+            |forecast: Forecast, version, model_type: Option<String>, cold, origin| Scored {
+                key: advance.key.clone(),
+                as_of: advance.as_of,
+                forecast,
+                model_version: version,
+                model_type,
+                cold_start: cold,
+                origin,
+            };
         match model {
             Ok(Some(cached)) => match cached.model.forecast_from(&view, horizon, None) {
                 Ok(forecast) => Outcome::Scored(scored(
@@ -459,23 +462,29 @@ impl ScoreSink {
                     Some(cached.version),
                     cached.model_type.clone(),
                     cached.model.kind() == ModelKind::ColdStart,
+                    Origin::Champion,
                 )),
                 Err(e) => Outcome::Failed(e.to_string()),
             },
-            Ok(None) => match self.options.cold_start {
-                ColdStartPolicy::Skip => Outcome::Skipped,
-                ColdStartPolicy::Forecast => {
-                    let profile = self.profiles.get(advance.key.item_id());
-                    let trained =
-                        herd_models::train_cold_start(&view, profile, &self.train_options());
-                    Outcome::Scored(scored(
-                        trained.model.forecast(horizon, None),
+            Ok(None) => {
+                let profile = self.profiles.get(advance.key.item_id());
+                match fallback::forecast(
+                    &self.options.fallback,
+                    &view,
+                    profile,
+                    &self.train_options(),
+                    None,
+                ) {
+                    Some(f) => Outcome::Scored(scored(
+                        f.forecast,
                         None,
-                        Some(ModelKind::ColdStart.as_str().to_owned()),
-                        true,
-                    ))
+                        Some(f.kind.as_str().to_owned()),
+                        f.kind == ModelKind::ColdStart,
+                        f.origin,
+                    )),
+                    None => Outcome::Skipped,
                 }
-            },
+            }
             Err(e) => Outcome::Failed(e.clone()),
         }
     }
@@ -601,6 +610,7 @@ impl ScoreSink {
             model_version: scored.model_version,
             model_type: scored.model_type.as_deref(),
             cold_start: scored.cold_start,
+            origin: scored.origin,
             scored_at: now,
             source_timestamp_ms: timestamp_ms,
             forecast: f
@@ -752,7 +762,7 @@ impl ExactlyOnceSink for ScoreSink {
         let now = Utc::now();
         let mut rows = PredictionRows::with_capacity(pending.len() * self.options.horizon);
         let mut timestamps = Vec::with_capacity(pending.len());
-        let (mut cold_start, mut skipped, mut failed) = (0, 0, 0);
+        let (mut baseline, mut cold_start, mut skipped, mut failed) = (0, 0, 0, 0);
         let started = Instant::now();
         let models = self.models(&pending).await?;
         let mut outcomes = self.forecast_all(&pending, &models);
@@ -760,7 +770,11 @@ impl ExactlyOnceSink for ScoreSink {
         for (advance, outcome) in pending.iter().zip(outcomes) {
             match outcome {
                 Outcome::Scored(scored) => {
-                    cold_start += u64::from(scored.model_version.is_none());
+                    match scored.origin {
+                        Origin::Champion => {}
+                        Origin::Baseline => baseline += 1,
+                        Origin::ColdStart => cold_start += 1,
+                    }
                     rows.push(&scored, "stream", now);
                     self.publish(&scored, advance.timestamp_ms, now);
                     timestamps.push(advance.timestamp_ms);
@@ -825,6 +839,7 @@ impl ExactlyOnceSink for ScoreSink {
                 let commit = Committed {
                     scored: timestamps.len() as u64,
                     rows: count,
+                    baseline,
                     cold_start,
                     skipped,
                     failed,

@@ -54,6 +54,7 @@ pub fn scorer(env: &Env, group: &str, name: &str, extra: &[&str]) -> Background 
 #[derive(Debug, Clone, Copy)]
 pub struct Scored {
     pub key_days: u64,
+    pub baseline: u64,
     pub cold_start: u64,
     pub skipped: u64,
     pub failed: u64,
@@ -61,28 +62,30 @@ pub struct Scored {
     pub messages: u64,
 }
 
-/// Parses "scored N key-days (C cold start, S skipped without a production model, F
-/// failed) from R records, replayed P; W rows in K commits to predictions; M
-/// messages on TOPIC" and checks it is exactly that, on `env`'s predictions topic.
+/// Parses "scored N key-days (B from their own baseline and C cold start without a
+/// production model, S skipped, F failed) from R records, replayed P; W rows in K
+/// commits to predictions; M messages on TOPIC" and checks it is exactly that, on
+/// `env`'s predictions topic.
 pub fn scored(env: &Env, stdout: &str) -> Scored {
     let summary = line(stdout, "scored ");
     let counts = summary
         .strip_suffix(&format!(" messages on {}", env.predictions))
         .unwrap_or_else(|| panic!("not about {}: {summary}", env.predictions));
-    let [n, c, s, f, r, p, w, k, m] = numbers(counts)[..] else {
+    let [n, b, c, s, f, r, p, w, k, m] = numbers(counts)[..] else {
         panic!("unexpected score summary: {summary}");
     };
     assert_eq!(
         summary,
         format!(
-            "scored {n} key-days ({c} cold start, {s} skipped without a production model, \
-             {f} failed) from {r} records, replayed {p}; {w} rows in {k} commits to \
-             predictions; {m} messages on {}",
+            "scored {n} key-days ({b} from their own baseline and {c} cold start without a \
+             production model, {s} skipped, {f} failed) from {r} records, replayed {p}; {w} \
+             rows in {k} commits to predictions; {m} messages on {}",
             env.predictions
         )
     );
     Scored {
         key_days: n,
+        baseline: b,
         cold_start: c,
         skipped: s,
         failed: f,

@@ -49,6 +49,7 @@ fn spec() -> TableSpec {
                 false,
             ),
             Field::new("as_of", DataType::Date32, false),
+            Field::new("origin", DataType::Utf8, true),
         ])),
         partition_columns: vec!["as_of".to_owned()],
     }
@@ -72,6 +73,9 @@ pub struct PredictionRow {
     pub cold_start: bool,
     /// `stream` or `batch`.
     pub source: String,
+    /// `champion`, `baseline` or `cold_start`; `None` in rows written before the
+    /// column existed.
+    pub origin: Option<String>,
     pub scored_at: DateTime<Utc>,
 }
 
@@ -284,6 +288,11 @@ fn read_file(path: &Path) -> Vec<PredictionRow> {
         let float = |name: &str| parquet::floats(&batch, name);
         let (key, store_id, item_id) = (text("key"), text("store_id"), text("item_id"));
         let (model_type, source) = (text("model_type"), text("source"));
+        // Files written before the column was added do not have it.
+        let origin = match batch.column_by_name("origin") {
+            Some(_) => text("origin"),
+            None => vec![None; batch.num_rows()],
+        };
         let (forecast, lower, upper) = (float("forecast"), float("lower"), float("upper"));
         let step = parquet::integers(&batch, "step");
         let model_version = parquet::integers(&batch, "model_version");
@@ -313,6 +322,7 @@ fn read_file(path: &Path) -> Vec<PredictionRow> {
                 source: source[i]
                     .clone()
                     .unwrap_or_else(|| missing(path, i, "source")),
+                origin: origin[i].clone(),
                 scored_at: DateTime::from_timestamp_micros(micros)
                     .unwrap_or_else(|| panic!("{}: scored_at out of range", path.display())),
             });
@@ -347,6 +357,8 @@ pub struct PredictionMessage {
     pub model_version: Option<i64>,
     pub model_type: Option<String>,
     pub cold_start: bool,
+    /// `champion`, `baseline` or `cold_start`.
+    pub origin: String,
     pub source_timestamp_ms: i64,
     pub forecast: Vec<PublishedStep>,
 }
@@ -385,6 +397,7 @@ impl PredictionMessage {
             cold_start: json["cold_start"]
                 .as_bool()
                 .unwrap_or_else(|| panic!("message {at}: no boolean `cold_start` in {json}")),
+            origin: text(&json, "origin"),
             source_timestamp_ms: json["source_timestamp_ms"]
                 .as_i64()
                 .unwrap_or_else(|| panic!("message {at}: no `source_timestamp_ms` in {json}")),
@@ -433,8 +446,17 @@ impl PredictionMessage {
     fn matches(&self, rows: &[&PredictionRow]) -> bool {
         self.forecast.len() == rows.len()
             && rows.iter().all(|row| {
-                (row.model_version, &row.model_type, row.cold_start)
-                    == (self.model_version, &self.model_type, self.cold_start)
+                (
+                    row.model_version,
+                    &row.model_type,
+                    row.cold_start,
+                    row.origin.as_deref(),
+                ) == (
+                    self.model_version,
+                    &self.model_type,
+                    self.cold_start,
+                    Some(self.origin.as_str()),
+                )
             })
             && self.forecast.iter().zip(rows).all(|(point, row)| {
                 point.step == row.step

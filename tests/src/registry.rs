@@ -38,6 +38,9 @@ pub struct ModelsRow {
     pub run_id: String,
     pub feature_set: String,
     pub error: Option<String>,
+    /// `new_days`, `drift`, `schedule` or `manual`; `None` in files written before
+    /// the column existed.
+    pub trigger: Option<String>,
 }
 
 /// The `models` table at its latest version.
@@ -162,6 +165,10 @@ fn read_file(path: &Path) -> Vec<ModelsRow> {
             text("run_id"),
         );
         let (feature_set, error) = (text("feature_set"), text("error"));
+        let trigger = match batch.column_by_name("trigger") {
+            Some(_) => text("trigger"),
+            None => vec![None; batch.num_rows()],
+        };
         let version = parquet::integers(&batch, "version");
         let rows_seen = parquet::integers(&batch, "rows");
         let horizon = parquet::integers(&batch, "horizon");
@@ -198,6 +205,7 @@ fn read_file(path: &Path) -> Vec<ModelsRow> {
                 run_id: required(path, i, "run_id", run_id[i].clone()),
                 feature_set: required(path, i, "feature_set", feature_set[i].clone()),
                 error: error[i].clone(),
+                trigger: trigger[i].clone(),
             });
         }
     }

@@ -54,17 +54,42 @@ pub fn published(stdout: &str) -> u64 {
 /// published once.
 pub fn sold_since(env: &Env, from: NaiveDate) -> BTreeSet<(String, NaiveDate)> {
     let mut sold = BTreeSet::new();
-    for record in topic::drain_on(&env.bootstrap_servers(), &env.sales) {
-        let json: serde_json::Value =
-            serde_json::from_slice(&record.value).expect("sales records are JSON");
-        let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
-        let date: NaiveDate = text("date")
-            .parse()
-            .unwrap_or_else(|err| panic!("a sales record without a date ({err}): {json}"));
+    for (key, date, _) in sales_on_topic(env) {
         if date >= from {
-            let key = format!("{}/{}", text("store_id"), text("item_id"));
-            assert!(sold.insert((key, date)), "published twice: {json}");
+            assert!(
+                sold.insert((key.clone(), date)),
+                "{key} published twice for {date}"
+            );
         }
     }
     sold
+}
+
+/// Every sale on the sales topic by key and day (the last one published wins).
+pub fn sold_history(env: &Env) -> std::collections::HashMap<(String, NaiveDate), f64> {
+    sales_on_topic(env)
+        .map(|(key, date, sales)| ((key, date), sales))
+        .collect()
+}
+
+/// (key, date, sales) of each record on the sales topic, in the order read.
+fn sales_on_topic(env: &Env) -> impl Iterator<Item = (String, NaiveDate, f64)> {
+    topic::drain_on(&env.bootstrap_servers(), &env.sales)
+        .into_iter()
+        .map(|record| {
+            let json: serde_json::Value =
+                serde_json::from_slice(&record.value).expect("sales records are JSON");
+            let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
+            let date: NaiveDate = text("date")
+                .parse()
+                .unwrap_or_else(|err| panic!("a sales record without a date ({err}): {json}"));
+            let sales = json["sales"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("a sales record without sales: {json}"));
+            (
+                format!("{}/{}", text("store_id"), text("item_id")),
+                date,
+                sales,
+            )
+        })
 }

@@ -3,8 +3,8 @@
 //! `predictions` and one message on the predictions topic, exactly once though the
 //! scorer is SIGKILLed three times or hands its partitions to a second member; a
 //! promotion switches later forecasts to the new version within seconds; and a key
-//! without a production model gets a flagged cold-start forecast, or none with
-//! `--cold-start skip`.
+//! without a production model gets its own baseline, a cold start or nothing, as its
+//! fallback chain says, labelled with its `origin`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -19,7 +19,9 @@ use herd_tests::live::{
 use herd_tests::predictions::{self, PredictionsTable};
 use herd_tests::process::Jitter;
 use herd_tests::production::ProductionTable;
-use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
+use herd_tests::simulated::{
+    HISTORY_DAYS, KEYS, day, published, simulate, sold_history, sold_since,
+};
 
 #[test]
 fn sigkill_three_times_loses_and_duplicates_nothing() {
@@ -224,8 +226,8 @@ fn a_promotion_during_streaming_switches_the_version() {
 }
 
 #[test]
-fn a_key_without_a_production_model_gets_a_flagged_cold_start_or_is_skipped() {
-    let env = Env::new("score-cold-start", 3);
+fn a_key_without_a_production_model_gets_its_own_baseline_a_cold_start_or_nothing() {
+    let env = Env::new("score-fallback", 3);
     let production = lake_with_production(&env, r#"store_id == "S0001""#);
     let current = production.current();
     assert!(
@@ -239,83 +241,101 @@ fn a_key_without_a_production_model_gets_a_flagged_cold_start_or_is_skipped() {
         .map(|row| &row.key)
         .collect();
 
-    // Five live days with cold-start forecasts, then five with cold starts skipped,
-    // each by a scorer in a group of its own.
-    let mut forecasting = scorer(
-        &env,
-        &herd_tests::unique("score-forecast-group"),
-        "scorer-forecast",
-        &["--idle-exit", "5"],
-    );
-    forecasting.wait_for_log(SCORING, STARTUP);
-    published(&simulate(&env, "live-1", HISTORY_DAYS, 5, "5").wait_success(FINISH));
-    let first = scored(&env, &forecasting.wait_success(FINISH));
+    // Five live days under each fallback chain, each scored by a group of its own:
+    // the default (every key has 200 days of its own, enough for its baseline), the
+    // cold start alone, and none.
+    let chains: [(&str, &[&str]); 3] = [
+        ("default", &[]),
+        ("cold-start", &["--fallback", "cold_start"]),
+        ("none", &["--fallback", "none"]),
+    ];
+    let mut summaries = Vec::new();
+    for (phase, (name, flags)) in chains.iter().enumerate() {
+        let group = herd_tests::unique(&format!("score-{name}-group"));
+        let mut args = flags.to_vec();
+        args.extend(["--idle-exit", "5"]);
+        let mut scoring = scorer(&env, &group, &format!("scorer-{name}"), &args);
+        scoring.wait_for_log(SCORING, STARTUP);
+        let first_day = HISTORY_DAYS + 5 * phase as u32;
+        published(&simulate(&env, &format!("live-{name}"), first_day, 5, "5").wait_success(FINISH));
+        summaries.push(scored(&env, &scoring.wait_success(FINISH)));
+    }
+    eprintln!("{summaries:?}");
 
-    let mut skipping = scorer(
-        &env,
-        &herd_tests::unique("score-skip-group"),
-        "scorer-skip",
-        &["--cold-start", "skip", "--idle-exit", "5"],
-    );
-    skipping.wait_for_log(SCORING, STARTUP);
-    published(&simulate(&env, "live-2", HISTORY_DAYS + 5, 5, "5").wait_success(FINISH));
-    let second = scored(&env, &skipping.wait_success(FINISH));
-    eprintln!("forecasting: {first:?}\nskipping: {second:?}");
-
-    let phase_2 = day(HISTORY_DAYS + 5);
+    let phase_of = |as_of: NaiveDate| (as_of - day(HISTORY_DAYS)).num_days() / 5;
     let sold = sold_since(&env, day(HISTORY_DAYS));
-    assert_eq!(sold.len(), KEYS * 10, "every key sold on every live day");
+    assert_eq!(sold.len(), KEYS * 15, "every key sold on every live day");
     let expected: BTreeSet<(String, NaiveDate)> = sold
         .iter()
-        .filter(|(key, as_of)| *as_of < phase_2 || current.contains_key(key))
+        .filter(|(key, as_of)| phase_of(*as_of) < 2 || current.contains_key(key))
         .cloned()
         .collect();
     let table = PredictionsTable::read(&env.lake_root(), &[]);
     table.assert_one_row_per_step("stream", &expected, HORIZON);
     for row in &table.rows {
+        let labels = (
+            row.model_version,
+            row.model_type.as_deref(),
+            row.cold_start,
+            row.origin.as_deref(),
+        );
         match current.get(&row.key) {
             Some(version) => {
                 assert_eq!(row.model_version, Some(*version), "{row:?}");
+                assert_eq!(row.origin.as_deref(), Some("champion"), "{row:?}");
                 if warm.contains(&row.key) {
                     assert!(!row.cold_start, "a key with a model flagged: {row:?}");
                 }
             }
-            None => assert!(
-                row.cold_start && row.model_version.is_none(),
-                "a key without a production model: {row:?}"
+            None if phase_of(row.as_of) == 0 => assert_eq!(
+                labels,
+                (None, Some("seasonal_naive"), false, Some("baseline")),
+                "a key with its own history and no production model: {row:?}"
+            ),
+            None => assert_eq!(
+                labels,
+                (None, Some("cold_start"), true, Some("cold_start")),
+                "a key under --fallback cold_start: {row:?}"
             ),
         }
     }
+    // The baseline is the key's own last week, repeated.
+    let history = sold_history(&env);
+    for row in table
+        .rows
+        .iter()
+        .filter(|r| r.origin.as_deref() == Some("baseline"))
+    {
+        let week_before = row.target_date - chrono::Days::new(7 * ((row.step as u64 - 1) / 7 + 1));
+        // Windows keep sales as 32-bit floats.
+        let expected = f64::from(history[&(row.key.clone(), week_before)] as f32);
+        assert!(
+            (row.forecast - expected).abs() < 1e-6,
+            "{row:?}: the key's sales on {week_before} were {expected}"
+        );
+    }
 
     let unpromoted = (KEYS - current.len()) as u64;
+    let promoted = current.len() as u64;
+    let counts: Vec<_> = summaries
+        .iter()
+        .map(|s| (s.key_days, s.baseline, s.cold_start, s.skipped, s.failed))
+        .collect();
     assert_eq!(
-        (
-            first.key_days,
-            first.cold_start,
-            first.skipped,
-            first.failed
-        ),
-        (KEYS as u64 * 5, unpromoted * 5, 0, 0),
-        "{first:?}"
+        counts,
+        [
+            (KEYS as u64 * 5, unpromoted * 5, 0, 0, 0),
+            (KEYS as u64 * 5, 0, unpromoted * 5, 0, 0),
+            (promoted * 5, 0, 0, unpromoted * 5, 0),
+        ],
+        "{summaries:?}"
     );
+    assert_eq!(summaries[2].rows, promoted * 5 * HORIZON as u64);
     assert_eq!(
-        (
-            second.key_days,
-            second.cold_start,
-            second.skipped,
-            second.failed
-        ),
-        (current.len() as u64 * 5, 0, unpromoted * 5, 0),
-        "{second:?}"
-    );
-    assert_eq!(
-        second.rows,
-        current.len() as u64 * 5 * HORIZON as u64,
-        "{second:?}"
-    );
-    assert_eq!(
-        first.rows + second.rows,
+        summaries.iter().map(|s| s.rows).sum::<u64>(),
         table.rows.len() as u64,
-        "{first:?} {second:?}"
+        "{summaries:?}"
     );
+    let messages = predictions::messages(&env.predictions);
+    table.assert_published("stream", &messages, true);
 }

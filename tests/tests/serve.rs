@@ -3,7 +3,9 @@
 //! than fit; bad ids, horizons and bodies get a 4xx with a reason while the server
 //! keeps serving; a bearer token is enforced when set; a promotion reaches the
 //! answers within seconds, through the event on the models topic; and batch scoring
-//! run twice for one day replaces that day's predictions instead of adding to them.
+//! run twice for one day replaces that day's predictions instead of adding to them;
+//! answers start after the newest archived day, and a key without a production model
+//! gets its own baseline, labelled so.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -367,4 +369,171 @@ fn batch_scoring_replaces_its_day_and_serve_requires_its_token() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.get("/healthz").0, 200, "health needs no token");
     drop(server.process);
+}
+
+/// Polls `path` until `done` holds for its answer, for at most `within`.
+fn wait_for_answer(
+    server: &Server,
+    path: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let answer = server.json(path);
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{path}: still {answer} after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn answers_start_after_the_newest_archived_day_and_keys_without_a_model_get_their_baseline() {
+    use herd_tests::simulated::{HISTORY_DAYS, day, published, simulate, sold_history};
+
+    let env = Env::new("serve-fresh", 3);
+    // Store S0001's keys have a production model, trained through the history's
+    // last day; the other stores' keys have none.
+    let production = herd_tests::live::lake_with_production(&env, r#"store_id == "S0001""#);
+    assert_eq!(production.current().len(), 20);
+    // The lake is read again every 2 s (30 by default).
+    let (process, base) = env.start_serve("serve-fresh", |command| {
+        command.env("HERD_SERVE__REFRESH_SECONDS", "2");
+    });
+    let server = Server {
+        base,
+        process,
+        http: http::agent(),
+    };
+    let last = day(HISTORY_DAYS - 1);
+    let date = |answer: &Value, name: &str| -> chrono::NaiveDate {
+        answer[name]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("no date `{name}` in {answer}"))
+    };
+    let first_day = |answer: &Value| date(&answer["forecast"][0], "date");
+
+    let champion = server.json("/v1/forecast/S0001/I00001");
+    assert_eq!(
+        (
+            champion["origin"].as_str(),
+            champion["model_version"].as_i64()
+        ),
+        (Some("champion"), Some(1)),
+        "{champion}"
+    );
+    assert_eq!(date(&champion, "as_of"), last, "{champion}");
+    assert_eq!(date(&champion, "trained_through"), last, "{champion}");
+    assert_eq!(
+        first_day(&champion),
+        last + chrono::Days::new(1),
+        "{champion}"
+    );
+
+    // A key the rule turned away: its own seasonal naive, from its own last week.
+    let history = sold_history(&env);
+    let baseline = server.json("/v1/forecast/S0002/I00003?horizon=7");
+    assert_eq!(
+        (
+            baseline["origin"].as_str(),
+            baseline["model_type"].as_str(),
+            baseline["model_version"].is_null(),
+            baseline["trained_through"].is_null(),
+        ),
+        (Some("baseline"), Some("seasonal_naive"), true, true),
+        "{baseline}"
+    );
+    assert_eq!(date(&baseline, "as_of"), last, "{baseline}");
+    for (step, point) in baseline["forecast"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .enumerate()
+    {
+        let week_before = date(point, "date") - chrono::Days::new(7);
+        let sold = f64::from(history[&("S0002/I00003".to_owned(), week_before)] as f32);
+        let forecast = point["forecast"].as_f64().expect("a number");
+        assert!(
+            (forecast - sold).abs() < 1e-6,
+            "step {}: {point}, sold {sold}",
+            step + 1
+        );
+    }
+    // A what-if of a fallback says it reads no covariates.
+    let (status, body) = server.post(
+        "/v1/forecast",
+        r#"{"store_id":"S0003","item_id":"I00020","horizon":3,"price":[0.5]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let what_if: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(what_if["origin"], "baseline", "{what_if}");
+    assert_eq!(
+        what_if["covariates_used"],
+        serde_json::json!([]),
+        "{what_if}"
+    );
+    // Neither a model nor sales: nothing to forecast from.
+    assert_error(server.get("/v1/forecast/S0009/I00009"), 404, "unknown key");
+
+    // Five more days are sold and archived; no model is retrained. Within the
+    // server's refresh, answers start after the newest day.
+    published(&simulate(&env, "live", HISTORY_DAYS, 5, "10").wait_success(herd_tests::cli::FINISH));
+    assert_eq!(
+        herd_tests::cli::archive(&env, "3"),
+        5 * 60,
+        "the live days archived once"
+    );
+    let newest = day(HISTORY_DAYS + 4);
+    let started = Instant::now();
+    let fresh = wait_for_answer(
+        &server,
+        "/v1/forecast/S0001/I00001",
+        Duration::from_secs(60),
+        |a| date(a, "as_of") == newest,
+    );
+    eprintln!(
+        "newest day served after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(fresh["model_version"], 1, "{fresh}");
+    assert_eq!(date(&fresh, "trained_through"), last, "{fresh}");
+    assert_eq!(first_day(&fresh), newest + chrono::Days::new(1), "{fresh}");
+    let baseline = server.json("/v1/forecast/S0002/I00003");
+    assert_eq!(date(&baseline, "as_of"), newest, "{baseline}");
+    assert_eq!(
+        first_day(&baseline),
+        newest + chrono::Days::new(1),
+        "{baseline}"
+    );
+
+    // Batch scoring forecasts every key too, each labelled with what made it.
+    let stdout = herd_ok(&env, "score", &["score", "--batch"]);
+    let summary = line(&stdout, "scored ");
+    assert!(
+        summary.starts_with(&format!(
+            "scored 60 keys as of {newest} (20 with a production model, 20 matched; 40 from \
+             their own baseline, 0 cold start): 1680 rows"
+        )),
+        "{summary}"
+    );
+    let table = herd_tests::predictions::PredictionsTable::read(&env.lake_root(), &[]);
+    assert_eq!(table.rows.len(), 1680);
+    for row in &table.rows {
+        let expected = if row.store_id == "S0001" {
+            (Some("champion"), Some(1))
+        } else {
+            (Some("baseline"), None)
+        };
+        assert_eq!(
+            (row.origin.as_deref(), row.model_version),
+            expected,
+            "{row:?}"
+        );
+    }
 }

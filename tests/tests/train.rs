@@ -721,3 +721,96 @@ fn a_second_trainer_in_the_group_does_not_retrain_what_the_first_trained() {
     assert_eq!(distinct.len(), keys);
     assert_eq!(versions.len(), keys, "a key was trained twice");
 }
+
+#[test]
+fn a_drifting_key_is_retrained_for_drift_and_a_steady_one_is_not() {
+    use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_history};
+
+    let env = Env::new("train-drift", 3);
+    env.create_topics();
+    published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
+    archive(&env, "3");
+    let history = sold_history(&env);
+
+    // The trainer trains every key once (seasonal naive, the last week repeated),
+    // then would wait for 30 new days before retraining one.
+    let group = herd_tests::unique("train-drift");
+    let mut trainer = env.herd();
+    trainer.args([
+        "train",
+        "--group",
+        &group,
+        "--models",
+        "seasonal_naive",
+        "--min-new-days",
+        "30",
+        "--idle-exit",
+        "8",
+    ]);
+    let mut trainer = Background::spawn(trainer, env.dir(), "train-drift");
+    let started = Instant::now();
+    while registered_versions(&env) < KEYS {
+        assert!(
+            trainer.is_running(),
+            "the trainer stopped:\n{}",
+            trainer.stderr()
+        );
+        assert!(started.elapsed() < FINISH, "not every key was trained");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Eight more days of two keys: one exactly as its model forecast (its last
+    // week again), one at three times that level.
+    let (steady, drifting) = ("S0001/I00001", "S0002/I00002");
+    let mut lines = Vec::new();
+    for offset in 0..8 {
+        let date = day(HISTORY_DAYS + offset);
+        let week_before = day(HISTORY_DAYS - 7 + offset % 7);
+        for (key, scale, shift) in [(steady, 1.0, 0.0), (drifting, 3.0, 5.0)] {
+            let (store, item) = key.split_once('/').expect("store/item");
+            let sales = history[&(key.to_owned(), week_before)] * scale + shift;
+            lines.push(format!(
+                r#"{{"store_id":"{store}","item_id":"{item}","date":"{date}","sales":{sales}}}"#
+            ));
+        }
+    }
+    std::fs::write(env.path("live.jsonl"), lines.join("\n") + "\n").expect("a file");
+    assert_eq!(ingest(&env, "ingest-live", "live.jsonl"), 16);
+    let stdout = trainer.wait_success(FINISH);
+    assert!(
+        stdout.contains("drift: 1 keys retrained before min_new_days"),
+        "{stdout}"
+    );
+
+    let table = ModelsTable::read(&env.lake_root());
+    let versions = |key: &str| -> Vec<(i64, Option<&str>)> {
+        let mut rows: Vec<_> = table
+            .rows
+            .iter()
+            .filter(|r| r.key == key)
+            .map(|r| (r.version, r.trigger.as_deref()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(versions(steady), [(1, Some("new_days"))]);
+    assert_eq!(
+        versions(drifting),
+        [(1, Some("new_days")), (2, Some("drift"))]
+    );
+    assert_eq!(
+        table.rows.len(),
+        KEYS + 1,
+        "only the drifting key was retrained"
+    );
+    // Retrained on the days that drifted: its data reaches the seventh of them.
+    let retrained = table
+        .rows
+        .iter()
+        .find(|r| r.key == drifting && r.version == 2)
+        .expect("version 2");
+    assert!(
+        retrained.data_end >= Some(day(HISTORY_DAYS + 6)),
+        "{retrained:?}"
+    );
+}

@@ -21,16 +21,17 @@ use herd_bus::{
     ConsumedRecord, Counter, ExactlyOnceSink, FlushOutcome, FlushPolicy, Gauge, KafkaOptions,
     LoopOptions, LoopStats, OffsetRange, Status, run_exactly_once,
 };
-use herd_history::{DenseHistory, WindowDigest, Windows, item_profiles, sale_of};
+use herd_history::{DenseHistory, WindowDigest, Windows, item_profiles, sale_of, window_profiles};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
-use herd_models::ItemProfile;
-use herd_registry::{CandidateRegistry, ModelStatus};
+use herd_models::{ItemProfile, Model};
+use herd_registry::{CandidateRegistry, ModelStatus, NewModel, Trigger};
 use herd_schemas::{SeriesId, SeriesKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::announce::Announcer;
+use crate::drift::{DriftOptions, Watch};
 use crate::error::{Result, TrainError};
 use crate::fit::RunSettings;
 use crate::once::{fit_all, training_pool};
@@ -54,6 +55,9 @@ pub struct ContinuousOptions {
     pub max_due_keys: usize,
     /// Stop once no record arrived for this long (after training what is due).
     pub stop_when_idle: Option<Duration>,
+    /// Retrain a key whose days since its latest model left what the model expected,
+    /// before `min_new_days` (`None`: only on new days).
+    pub drift: Option<DriftOptions>,
     /// Where the run reports its health and counters.
     pub status: Status,
 }
@@ -66,6 +70,8 @@ pub struct ContinuousSummary {
     pub rebalances: u64,
     pub trained: u64,
     pub failed: u64,
+    /// Of the keys trained, those retrained because they drifted.
+    pub drifted: u64,
     pub commits: u64,
     pub keys: usize,
     pub too_old: u64,
@@ -73,27 +79,40 @@ pub struct ContinuousSummary {
     pub windows: WindowDigest,
 }
 
-/// Keys due for training, in the order they became due, each at most once.
+/// Keys due for training, in the order they became due, each at most once, with
+/// why.
 #[derive(Debug, Default)]
 struct DueKeys {
     order: VecDeque<SeriesKey>,
-    set: HashSet<SeriesKey>,
+    set: HashMap<SeriesKey, Trigger>,
 }
 
 impl DueKeys {
-    fn push(&mut self, key: SeriesKey) {
-        if self.set.insert(key.clone()) {
-            self.order.push_back(key);
+    /// Queues `key`; a key already queued keeps its place, and becomes due for drift
+    /// if it is now.
+    fn push(&mut self, key: SeriesKey, trigger: Trigger) {
+        match self.set.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut queued) => {
+                if trigger == Trigger::Drift {
+                    queued.insert(trigger);
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(new) => {
+                self.order.push_back(new.key().clone());
+                new.insert(trigger);
+            }
         }
     }
 
-    fn take(&mut self, most: usize) -> Vec<SeriesKey> {
+    fn take(&mut self, most: usize) -> Vec<(SeriesKey, Trigger)> {
         let n = most.min(self.order.len());
-        let keys: Vec<SeriesKey> = self.order.drain(..n).collect();
-        for key in &keys {
-            self.set.remove(key);
-        }
-        keys
+        self.order
+            .drain(..n)
+            .map(|key| {
+                let trigger = self.set.remove(&key).unwrap_or(Trigger::NewDays);
+                (key, trigger)
+            })
+            .collect()
     }
 
     fn len(&self) -> usize {
@@ -114,14 +133,52 @@ struct Shared {
     /// Set when partitions were assigned: other trainers may have registered their
     /// keys' versions since the training task last read the registry.
     registry_stale: AtomicBool,
+    /// What each key's latest model, trained by this process, expects of the days
+    /// after it; removed once the key is due for drift.
+    watches: DashMap<SeriesKey, Watch>,
+    drift: Option<DriftOptions>,
 }
 
 impl Shared {
-    fn mark_due(&self, key: SeriesKey) {
+    fn mark_due(&self, key: SeriesKey, trigger: Trigger) {
         if let Ok(mut due) = self.due.lock() {
-            due.push(key);
+            due.push(key, trigger);
         }
         self.wake.notify_one();
+    }
+
+    /// Queues `key` for drift when the days after its latest model left what the
+    /// model expected. Judged once a day after the model has arrived.
+    fn check_drift(&self, key: &SeriesKey, date: NaiveDate) {
+        let Some(options) = &self.drift else {
+            return;
+        };
+        let drift = match self.watches.get(key) {
+            Some(watch) if date >= watch.start => {
+                let Some(mut entry) = self.windows.map().get_mut(key) else {
+                    return;
+                };
+                let drift = watch.judge(&entry.window, options);
+                if drift.is_some() {
+                    // Trained now: its new days start counting again.
+                    entry.new_days = 0;
+                }
+                drift
+            }
+            _ => None,
+        };
+        if let Some(drift) = drift {
+            self.watches.remove(key);
+            info!(
+                %key,
+                days = drift.days,
+                live_wape = drift.live_wape,
+                expected_wape = drift.expected_wape,
+                level_change = drift.level_change,
+                "drift: retraining"
+            );
+            self.mark_due(key.clone(), Trigger::Drift);
+        }
     }
 
     fn due_len(&self) -> usize {
@@ -151,6 +208,8 @@ pub async fn run_continuous(
         profiles: Mutex::new(HashMap::new()),
         min_new_days: options.min_new_days.max(1),
         registry_stale: AtomicBool::new(false),
+        watches: DashMap::new(),
+        drift: options.drift,
     });
     let sales = tables::open_or_create(root, &tables::sales()).await?;
     let mut sink = TrainerSink {
@@ -227,7 +286,7 @@ pub async fn run_continuous(
         herd_bus::LoopError::Sink(e) => e,
     });
     // A failed training task is the cause of whatever else went wrong.
-    let (trained, failed, commits) = trained?;
+    let (trained, failed, drifted, commits) = trained?;
     let stats = stats?;
     let counts = shared.windows.counts();
     Ok(ContinuousSummary {
@@ -236,6 +295,7 @@ pub async fn run_continuous(
         rebalances: stats.rebalances,
         trained,
         failed,
+        drifted,
         commits,
         keys: counts.keys,
         too_old: counts.too_old,
@@ -268,7 +328,7 @@ impl TrainerSink {
         for mut entry in self.shared.windows.map().iter_mut() {
             if entry.partition == partition && entry.take_due(self.shared.min_new_days) {
                 due += 1;
-                self.shared.mark_due(entry.key().clone());
+                self.shared.mark_due(entry.key().clone(), Trigger::NewDays);
             }
         }
         info!(partition, due, "partition caught up");
@@ -360,17 +420,10 @@ impl ExactlyOnceSink for TrainerSink {
                 && entry.take_due(self.shared.min_new_days)
             {
                 due += 1;
-                self.shared.mark_due(entry.key().clone());
+                self.shared.mark_due(entry.key().clone(), Trigger::NewDays);
             }
         }
-        let histories: Vec<(SeriesKey, DenseHistory)> = self
-            .shared
-            .windows
-            .map()
-            .iter()
-            .map(|e| (e.key().clone(), e.value().window.dense()))
-            .collect();
-        let profiles = item_profiles(&histories, &self.run.model);
+        let profiles = window_profiles(&self.shared.windows, &self.run.model);
         if let Ok(mut shared) = self.shared.profiles.lock() {
             *shared = profiles;
         }
@@ -407,8 +460,11 @@ impl ExactlyOnceSink for TrainerSink {
             |key| shared.trained_through.get(key).map(|d| *d),
             catching_up.is_none().then_some(shared.min_new_days),
         );
+        let key = SeriesKey::new(record_value.store_id, record_value.item_id);
         if due {
-            shared.mark_due(SeriesKey::new(record_value.store_id, record_value.item_id));
+            shared.mark_due(key, Trigger::NewDays);
+        } else if catching_up.is_none() {
+            shared.check_drift(&key, record_value.date);
         }
         if catching_up.is_some_and(|high| record.offset + 1 >= high) {
             self.catching_up.remove(&record.partition);
@@ -433,6 +489,7 @@ impl ExactlyOnceSink for TrainerSink {
 struct TrainMetrics {
     trained: Counter,
     failed: Counter,
+    drifted: Counter,
     commits: Counter,
     due: Gauge,
 }
@@ -448,6 +505,10 @@ impl TrainMetrics {
                 "herd_models_failed",
                 "Keys whose training failed, registered with status failed.",
             ),
+            drifted: status.counter(
+                "herd_models_drift_retrained",
+                "Keys retrained because their days since the latest model left what it expected.",
+            ),
             commits: status.counter("herd_registry_commits", "Commits to the models table."),
             due: status.gauge("herd_keys_due", "Keys waiting to be trained."),
         }
@@ -461,7 +522,7 @@ async fn training_task(
     mut announcer: Announcer,
     options: ContinuousOptions,
     draining: CancellationToken,
-) -> Result<(u64, u64, u64)> {
+) -> Result<(u64, u64, u64, u64)> {
     let pool = Arc::new(training_pool(options.threads)?);
     // The counters on /metrics are this task's own counts, returned at the end.
     let metrics = TrainMetrics::new(&options.status);
@@ -484,10 +545,12 @@ async fn training_task(
             }
             continue;
         }
+        let mut triggers: HashMap<SeriesKey, Trigger> = HashMap::with_capacity(keys.len());
         let histories: Vec<(SeriesKey, DenseHistory)> = keys
             .into_iter()
-            .filter_map(|key| {
+            .filter_map(|(key, trigger)| {
                 let dense = shared.windows.map().get(&key)?.window.dense();
+                triggers.insert(key.clone(), trigger);
                 Some((key, dense))
             })
             .collect();
@@ -506,6 +569,19 @@ async fn training_task(
         })
         .await
         .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        let mut models = models;
+        let horizon = options.run.model.horizon;
+        let mut watches = Vec::with_capacity(models.len());
+        for model in &mut models {
+            let trigger = triggers.get(&model.row.key).copied();
+            model.row.trigger = trigger.or(model.row.trigger);
+            if trigger == Some(Trigger::Drift) {
+                metrics.drifted.inc();
+            }
+            if shared.drift.is_some() {
+                watches.push((model.row.key.clone(), watch_of(model, horizon)));
+            }
+        }
         if shared.registry_stale.swap(false, Ordering::Relaxed) {
             // New partitions' keys may have versions this registry never read.
             registry.reload().await?;
@@ -526,6 +602,12 @@ async fn training_task(
                 }
             }
         }
+        for (key, watch) in watches {
+            match watch {
+                Some(watch) => _ = shared.watches.insert(key, watch),
+                None => _ = shared.watches.remove(&key),
+            }
+        }
         info!(
             models = rows.len(),
             due = shared.due_len(),
@@ -535,19 +617,30 @@ async fn training_task(
     let delivered = tokio::task::spawn_blocking(move || announcer.finish(Duration::from_secs(30)))
         .await
         .map_err(|e| TrainError::Invalid(format!("announcing failed: {e}")))??;
-    let (trained, failed, commits) = (
+    let (trained, failed, drifted, commits) = (
         metrics.trained.get(),
         metrics.failed.get(),
+        metrics.drifted.get(),
         metrics.commits.get(),
     );
     info!(
         trained,
         failed,
+        drifted,
         commits,
         events = delivered,
         "training stopped"
     );
-    Ok((trained, failed, commits))
+    Ok((trained, failed, drifted, commits))
+}
+
+/// What a newly trained model expects of the days after its data; `None` for a
+/// failure or a model without holdout metrics to compare with.
+fn watch_of(model: &NewModel, horizon: usize) -> Option<Watch> {
+    let bytes = model.artifact.as_ref()?;
+    let wape = model.row.metrics.as_ref().map(|m| m.wape);
+    let decoded = Model::from_bytes(bytes).ok()?;
+    Watch::of(&decoded, horizon, wape)
 }
 
 #[cfg(test)]
@@ -559,12 +652,21 @@ mod tests {
         let key = |i: &str| -> SeriesKey { format!("S1/{i}").parse().unwrap() };
         let mut due = DueKeys::default();
         for item in ["I1", "I2", "I1", "I3", "I2"] {
-            due.push(key(item));
+            due.push(key(item), Trigger::NewDays);
         }
+        // Drift outranks new days, in the key's place.
+        due.push(key("I2"), Trigger::Drift);
+        due.push(key("I2"), Trigger::NewDays);
         assert_eq!(due.len(), 3);
-        assert_eq!(due.take(2), [key("I1"), key("I2")]);
-        due.push(key("I1"));
-        assert_eq!(due.take(10), [key("I3"), key("I1")]);
+        assert_eq!(
+            due.take(2),
+            [(key("I1"), Trigger::NewDays), (key("I2"), Trigger::Drift)]
+        );
+        due.push(key("I1"), Trigger::NewDays);
+        assert_eq!(
+            due.take(10),
+            [(key("I3"), Trigger::NewDays), (key("I1"), Trigger::NewDays)]
+        );
         assert_eq!(due.len(), 0);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use herd_history::DenseHistory;
 use herd_models::{FitError, History, ItemProfile, TrainOptions, Trained, min_history};
-use herd_registry::{HoldoutMetrics, ModelRow, ModelStatus, NewModel};
+use herd_registry::{HoldoutMetrics, ModelRow, ModelStatus, NewModel, Trigger};
 use herd_schemas::SeriesKey;
 
 /// What every model of one training run shares.
@@ -18,6 +18,9 @@ pub struct RunSettings {
     pub run_id: String,
     /// Extra tags from the configuration; the built-in tags win on a clash.
     pub tags: BTreeMap<String, String>,
+    /// Why the run trains, recorded on every row (continuous training records
+    /// `drift` on the keys it retrains for that).
+    pub trigger: Trigger,
 }
 
 /// Trains `key` on `history` and returns the row and artifact to register.
@@ -116,6 +119,7 @@ fn registered(
         run_id: run.run_id.clone(),
         feature_set: run.model.features.as_str().to_owned(),
         error: None,
+        trigger: Some(run.trigger),
     };
     NewModel {
         row,
@@ -152,6 +156,7 @@ fn failed(
         run_id: run.run_id.clone(),
         feature_set: run.model.features.as_str().to_owned(),
         error: Some(error.to_string()),
+        trigger: Some(run.trigger),
     };
     NewModel {
         row,
@@ -170,6 +175,7 @@ mod tests {
         RunSettings {
             model: TrainOptions::default(),
             run_id: "r1".into(),
+            trigger: Trigger::Manual,
             tags: BTreeMap::from([
                 ("team".into(), "fresh".into()),
                 ("store_id".into(), "spoof".into()),

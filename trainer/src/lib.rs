@@ -7,12 +7,14 @@
 
 mod announce;
 mod continuous;
+mod drift;
 mod error;
 mod fit;
 mod once;
 
 pub use announce::Announcer;
 pub use continuous::{ContinuousOptions, ContinuousSummary, run_continuous};
+pub use drift::{Drift, DriftOptions, Watch};
 pub use error::{Result, TrainError};
 pub use fit::{RunSettings, fit_key};
 pub use once::{OnceOptions, OnceSummary, fit_all, train_histories, train_once, training_pool};

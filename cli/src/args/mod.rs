@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use herd_config::{LogFormat, Overrides};
 
 pub use herd_bench::BenchCommand;
-pub use herd_config::flags::{ColdStartArg, ModelArgs, OnGapArg, SpecArgs};
+pub use herd_config::flags::{ModelArgs, OnGapArg, SpecArgs};
 pub use models::{
     ListFormat, ModelsCommand, ModelsHistoryArgs, ModelsListArgs, ModelsProductionArgs,
     ModelsRollbackArgs, ModelsShowArgs,

@@ -2,7 +2,19 @@
 
 use clap::Args;
 
-use super::{ColdStartArg, OnGapArg};
+use herd_scorer::Fallback;
+
+use super::OnGapArg;
+
+/// A fallback chain as one flag value (clap would read a `Vec` as many values).
+#[derive(Debug, Clone)]
+pub struct FallbackChain(pub Vec<Fallback>);
+
+impl FallbackChain {
+    fn parse(text: &str) -> Result<Self, String> {
+        Fallback::parse_chain(text).map(FallbackChain)
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
@@ -21,10 +33,11 @@ pub struct ScoreArgs {
     /// Continuous mode: consumer group [default: herd-scorer, or score.group]
     #[arg(long, conflicts_with = "batch")]
     pub group: Option<String>,
-    /// Continuous mode: what a key without a production model gets
-    /// [default: forecast, or score.cold_start]
-    #[arg(long, value_enum, conflicts_with = "batch")]
-    pub cold_start: Option<ColdStartArg>,
+    /// What forecasts a key without a production model: `none`, or `baseline`
+    /// (seasonal naive on its own history) and/or `cold_start` (its item's profile),
+    /// in order, separated by commas [default: baseline,cold_start, or promote.fallback]
+    #[arg(long, value_name = "CHAIN", value_parser = FallbackChain::parse)]
+    pub fallback: Option<FallbackChain>,
     /// Continuous mode: byte budget of the model cache in MiB [default: 64]
     #[arg(long, value_name = "MIB", conflicts_with = "batch")]
     pub model_cache_mb: Option<f64>,

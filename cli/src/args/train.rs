@@ -23,6 +23,10 @@ pub struct TrainArgs {
     /// Extra tag for every model, NAME=VALUE (repeatable)
     #[arg(long = "tag", value_name = "NAME=VALUE")]
     pub tags: Vec<String>,
+    /// Once: why this run trains, recorded on every model (`manual`, or `schedule` for
+    /// a run from a scheduler) [default: manual]
+    #[arg(long, value_parser = ["manual", "schedule"], requires = "once")]
+    pub trigger: Option<String>,
     /// Continuous mode: retrain a key after this many new days [default: 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub min_new_days: Option<u32>,

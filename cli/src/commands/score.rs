@@ -7,9 +7,9 @@ use anyhow::bail;
 use herd_bus::Status;
 use herd_lake::LakeRoot;
 use herd_registry::ModelFilter;
-use herd_scorer::{BatchOptions, ColdStartPolicy, StreamOptions, run_stream, score_batch};
+use herd_scorer::{BatchOptions, StreamOptions, run_stream, score_batch};
 
-use crate::args::{ColdStartArg, ScoreArgs};
+use crate::args::ScoreArgs;
 use herd_config::Settings;
 use herd_config::options::production_root;
 
@@ -26,17 +26,20 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
         tags,
+        fallback: fallback(settings, args),
     };
     let lake = LakeRoot::parse(&settings.lake_root)?;
     let summary = score_batch(&lake, &production_root(settings)?, &options).await?;
     println!(
-        "scored {} keys as of {} ({} with a production model, {} matched): {} rows to predictions (table version {}, replacing {} earlier batch rows in {} files); {} without sales, {} failed",
+        "scored {} keys as of {} ({} with a production model, {} matched; {} from their own baseline, {} cold start): {} rows to predictions (table version {}, replacing {} earlier batch rows in {} files); {} without sales, {} failed",
         summary.scored,
         summary
             .as_of
             .map_or_else(|| "-".to_owned(), |d| d.to_string()),
         summary.production_keys,
         summary.matched,
+        summary.baseline,
+        summary.cold_start,
         summary.rows,
         summary.table_version,
         summary.rows_replaced,
@@ -49,6 +52,14 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         summary.read_seconds, summary.score_seconds, summary.write_seconds, summary.seconds
     );
     Ok(())
+}
+
+/// The fallback chain: `--fallback`, else `promote.fallback`.
+fn fallback(settings: &Settings, args: &ScoreArgs) -> Vec<herd_scorer::Fallback> {
+    args.fallback.as_ref().map_or_else(
+        || settings.promote.fallback.clone(),
+        |chain| chain.0.clone(),
+    )
 }
 
 /// Continuous scoring until Ctrl-C, SIGTERM or `--idle-exit`.
@@ -72,10 +83,7 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         archive_writer: "archive".to_owned(),
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
-        cold_start: match args.cold_start.unwrap_or(settings.score.cold_start) {
-            ColdStartArg::Forecast => ColdStartPolicy::Forecast,
-            ColdStartArg::Skip => ColdStartPolicy::Skip,
-        },
+        fallback: fallback(settings, args),
         cache_bytes: (megabytes * 1024.0 * 1024.0) as usize,
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),
         flush: Duration::from_millis(settings.score.flush_ms.max(1)),
@@ -95,8 +103,9 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
     )
     .await?;
     println!(
-        "scored {} key-days ({} cold start, {} skipped without a production model, {} failed) from {} records, replayed {}; {} rows in {} commits to predictions; {} messages on {}",
+        "scored {} key-days ({} from their own baseline and {} cold start without a production model, {} skipped, {} failed) from {} records, replayed {}; {} rows in {} commits to predictions; {} messages on {}",
         summary.scored,
+        summary.baseline,
         summary.cold_start,
         summary.skipped,
         summary.failed,

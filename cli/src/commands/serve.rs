@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use herd_lake::LakeRoot;
 use herd_registry::ModelCache;
 use herd_scorer::{
-    ConsumerGroup, PipelineOptions, ServeLimits, ServeOptions, check_default_horizon,
+    ConsumerGroup, PipelineOptions, RecentSales, ServeLimits, ServeOptions, check_default_horizon,
     check_exposure, follow_models, serve,
 };
 
@@ -41,12 +42,25 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let limits = limits(settings)?;
     let cache = Arc::new(ModelCache::open(&production_root(settings)?, budget).await?);
     let cancel = crate::shutdown::cancel_on_signal();
+    let refresh = Duration::from_secs(settings.serve.refresh_seconds.max(1));
+    let recent = Arc::new(RecentSales::new(
+        LakeRoot::parse(&settings.lake_root)
+            .with_context(|| format!("lake_root `{}`", settings.lake_root))?,
+        settings.train.window_days,
+        settings.train.horizon,
+    ));
+    if let Err(e) = recent.refresh().await {
+        // The lake may be unreachable for now; forecasts come from the models' own
+        // state until a later read succeeds.
+        tracing::warn!(error = %e, "reading recent sales; retrying every refresh");
+    }
+    let reader = tokio::spawn(Arc::clone(&recent).follow(refresh, cancel.clone()));
     let follower = tokio::spawn(follow_models(
         Arc::clone(&cache),
         settings.kafka_options(),
         settings.topics.models.clone(),
         "herd-serve",
-        Duration::from_secs(settings.serve.refresh_seconds.max(1)),
+        refresh,
         cancel.clone(),
     ));
     let options = ServeOptions {
@@ -57,11 +71,14 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         pipeline: pipeline_options(settings)?,
         allowed_hosts: settings.serve.allowed_hosts.clone(),
         limits,
+        recent: Some(recent),
+        fallback: settings.promote.fallback.clone(),
     };
     let served = serve(cache, options, cancel.clone())
         .await
         .with_context(|| format!("serving on {listen}"));
     cancel.cancel();
+    reader.await.context("reading recent sales")?;
     follower
         .await
         .context("following model events")?

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use herd_bus::Status;
 use herd_lake::LakeRoot;
+use herd_registry::Trigger;
 use herd_trainer::{
     Announcer, ContinuousOptions, OnceOptions, OnceSummary, RunSettings, run_continuous, train_once,
 };
@@ -19,7 +20,7 @@ use herd_config::options::{resolve_threads, run_settings};
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
-    let run = run_settings(
+    let mut run = run_settings(
         &settings.train,
         &args.model,
         args.run_id.clone(),
@@ -31,7 +32,11 @@ pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
         .window_days
         .map_or(settings.train.window_days, |d| d as usize);
     if !args.once {
+        run.trigger = Trigger::NewDays;
         return continuous(settings, args, run, root, threads, window_days).await;
+    }
+    if args.trigger.as_deref() == Some("schedule") {
+        run.trigger = Trigger::Schedule;
     }
     let options = OnceOptions {
         run,
@@ -79,6 +84,7 @@ async fn continuous(
         batch_keys: settings.train.commit_every.max(1),
         max_due_keys: settings.train.max_due_keys.max(1),
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
+        drift: settings.train.drift_options().map_err(anyhow::Error::msg)?,
         status: Status::new(),
     };
     crate::status::serve(args.status_listen, &options.status).await?;
@@ -101,6 +107,10 @@ async fn continuous(
         summary.failed,
         summary.commits,
         summary.rebalances,
+    );
+    println!(
+        "drift: {} keys retrained before min_new_days because their new days left what their model expected",
+        summary.drifted
     );
     println!(
         "windows: {} keys, {} observed days, digest {}",

@@ -1,10 +1,13 @@
 use std::sync::Arc;
 
+use deltalake::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 
 use super::*;
 use crate::test_support::{day, sales_batch, temp_root};
-use crate::{ExactlyOnceAppender, OffsetRange};
+use crate::{
+    AppendOptions, ExactlyOnceAppender, OffsetRange, RowMatch, ScanOptions, replace_rows, scan,
+};
 
 #[tokio::test]
 async fn sales_table_is_created_then_reopened() {
@@ -165,4 +168,110 @@ async fn rows_land_in_year_directories_with_stats() {
     let stats = table_stats(appender.table()).unwrap();
     assert_eq!((stats.version, stats.files, stats.rows), (1, 2, 40));
     assert!(stats.bytes > 0);
+}
+
+fn spec(extra: &[Field]) -> TableSpec {
+    let mut fields = vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Int64, false),
+        Field::new("day", DataType::Utf8, false),
+    ];
+    fields.extend_from_slice(extra);
+    TableSpec {
+        name: "upgraded".to_owned(),
+        schema: Arc::new(Schema::new(fields)),
+        partition_columns: vec!["day".to_owned()],
+    }
+}
+
+fn origin() -> Field {
+    Field::new("origin", DataType::Utf8, true)
+}
+
+async fn write(table: &mut DeltaTable, spec: &TableSpec, keys: &[&str], origin: Option<&str>) {
+    let mut columns: Vec<Arc<dyn Array>> = vec![
+        Arc::new(StringArray::from(keys.to_vec())),
+        Arc::new(Int64Array::from(vec![1; keys.len()])),
+        Arc::new(StringArray::from(vec!["2024-01-01"; keys.len()])),
+    ];
+    if let Some(origin) = origin {
+        columns.push(Arc::new(StringArray::from(vec![origin; keys.len()])));
+    }
+    let batch = RecordBatch::try_new(Arc::clone(&spec.schema), columns).unwrap();
+    replace_rows(
+        table,
+        "day",
+        "2024-01-01",
+        &RowMatch::new().column_in("key", ["none"]),
+        vec![batch],
+        &AppendOptions::default(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_older_table_gains_the_specs_new_nullable_columns_in_place() {
+    let (_dir, root) = temp_root();
+    let (old, new) = (spec(&[]), spec(&[origin()]));
+    let mut table = open_or_create(&root, &old).await.unwrap();
+    write(&mut table, &old, &["a", "b"], None).await;
+
+    let mut table = open_or_create(&root, &new).await.unwrap();
+    let upgraded = table.version();
+    write(&mut table, &new, &["c"], Some("baseline")).await;
+    // Opened again, it already has them: no second upgrade.
+    let again = open_or_create(&root, &new).await.unwrap();
+    assert_eq!(again.version(), upgraded.map(|v| v + 1));
+
+    let mut origins = Vec::new();
+    let options = ScanOptions {
+        concurrency: 1,
+        ..ScanOptions::default()
+    };
+    scan(&again, &options, |batch| {
+        let keys = batch
+            .column_by_name("key")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let column = batch
+            .column_by_name("origin")
+            .map(|c| c.as_string::<i32>().clone());
+        for i in 0..batch.num_rows() {
+            let origin = column
+                .as_ref()
+                .and_then(|c| (!c.is_null(i)).then(|| c.value(i).to_owned()));
+            origins.push((keys.value(i).to_owned(), origin));
+        }
+        Ok::<_, LakeError>(())
+    })
+    .await
+    .unwrap();
+    origins.sort();
+    assert_eq!(
+        origins,
+        [
+            ("a".to_owned(), None),
+            ("b".to_owned(), None),
+            ("c".to_owned(), Some("baseline".to_owned()))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_table_that_differs_otherwise_is_refused_not_changed() {
+    let (_dir, root) = temp_root();
+    open_or_create(&root, &spec(&[origin()])).await.unwrap();
+    // Fewer columns than the table has, or a new column that cannot be null.
+    let required = Field::new("channel", DataType::Utf8, false);
+    for other in [spec(&[]), spec(&[origin(), required])] {
+        let error = open_or_create(&root, &other).await.unwrap_err();
+        assert!(matches!(error, LakeError::SchemaMismatch { .. }), "{error}");
+    }
+    let table = open_existing(&root, &spec(&[origin()]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(table.version(), Some(0));
 }

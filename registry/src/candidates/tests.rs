@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, TimeZone as _, Utc};
 
 use super::*;
-use crate::table::{HoldoutMetrics, ModelStatus};
+use crate::table::{HoldoutMetrics, ModelStatus, Trigger};
 
 fn row(key: &str, accuracy: Option<f64>) -> ModelRow {
     let key: SeriesKey = key.parse().unwrap();
@@ -40,6 +40,7 @@ fn row(key: &str, accuracy: Option<f64>) -> ModelRow {
         run_id: "run-1".to_owned(),
         feature_set: "full".to_owned(),
         error: accuracy.is_none().then(|| "too short".to_owned()),
+        trigger: Some(Trigger::NewDays),
     }
 }
 

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 
 use super::*;
-use crate::table::HoldoutMetrics;
+use crate::table::{HoldoutMetrics, Trigger};
 
 fn candidate(accuracy: f64, baseline: f64) -> ModelRow {
     ModelRow {
@@ -31,6 +31,7 @@ fn candidate(accuracy: f64, baseline: f64) -> ModelRow {
         run_id: "r".into(),
         feature_set: "full".into(),
         error: None,
+        trigger: Some(Trigger::Manual),
     }
 }
 
