@@ -739,30 +739,19 @@
     }
   }
 
-  // ---- Worst keys ---------------------------------------------------------------
+  // ---- Tables of keys ---------------------------------------------------------
 
-  async function loadWorst() {
-    const parts = cardParts('worst');
-    const table = document.getElementById('worst-table');
+  /** Card `name`'s table with one row per key of `rows`, each a click that plots the
+   * key; `cellsOf` gives a row's cells as [text, numeric]. Without rows, `message`. */
+  function fillKeys(name, rows, cellsOf, message) {
+    const parts = cardParts(name);
+    const table = document.getElementById(`${name}-table`);
     const body = table.querySelector('tbody');
-    const empty = (message) => {
+    if (rows.length === 0) {
       body.replaceChildren();
       table.hidden = true;
       parts.empty.textContent = message;
       parts.empty.hidden = false;
-    };
-    if (!hasRows('models')) {
-      empty('no data yet: herd train fills the candidate registry');
-      return;
-    }
-    const withProduction = hasRows('production_models');
-    const rows = await sql(`SELECT l.store_id, l.item_id, l.version, l.model_type, l.accuracy,
-        l.baseline_accuracy, l.wape, l."rows" AS days, ${withProduction ? 's.version' : 'CAST(NULL AS BIGINT)'} AS serving
-      FROM (${latestVersions("status = 'candidate' AND accuracy IS NOT NULL")}) AS l
-      ${withProduction ? `LEFT JOIN (${SERVING}) AS s ON l.key = s.key` : ''}
-      ORDER BY l.accuracy ASC, l.store_id, l.item_id LIMIT 15`);
-    if (rows.length === 0) {
-      empty('no data yet: no candidate has an accuracy');
       return;
     }
     table.hidden = false;
@@ -772,20 +761,7 @@
         const row = document.createElement('tr');
         row.dataset.key = `${r.store_id}/${r.item_id}`;
         row.classList.toggle('picked', row.dataset.key === state.key);
-        const serving =
-          r.serving === null ? 'none' : r.serving === r.version ? 'this version' : `v${r.serving}`;
-        const cells = [
-          [r.store_id],
-          [r.item_id],
-          [`v${r.version}`, true],
-          [r.model_type || '–'],
-          [fixed(r.accuracy), true],
-          [fixed(r.baseline_accuracy), true],
-          [fixed(r.wape), true],
-          [fmt(r.days), true],
-          [serving],
-        ];
-        for (const [value, numeric] of cells) {
+        for (const [value, numeric] of cellsOf(r)) {
           const cell = document.createElement('td');
           cell.textContent = value;
           if (numeric) cell.className = 'num';
@@ -794,6 +770,63 @@
         row.addEventListener('click', () => pickKey(r.store_id, r.item_id));
         return row;
       }),
+    );
+  }
+
+  // ---- Worst keys ---------------------------------------------------------------
+
+  async function loadWorst() {
+    if (!hasRows('models')) {
+      fillKeys('worst', [], null, 'no data yet: herd train fills the candidate registry');
+      return;
+    }
+    const withProduction = hasRows('production_models');
+    const rows = await sql(`SELECT l.store_id, l.item_id, l.version, l.model_type, l.accuracy,
+        l.baseline_accuracy, l.wape, l."rows" AS days, ${withProduction ? 's.version' : 'CAST(NULL AS BIGINT)'} AS serving
+      FROM (${latestVersions("status = 'candidate' AND accuracy IS NOT NULL")}) AS l
+      ${withProduction ? `LEFT JOIN (${SERVING}) AS s ON l.key = s.key` : ''}
+      ORDER BY l.accuracy ASC, l.store_id, l.item_id LIMIT 15`);
+    fillKeys(
+      'worst',
+      rows,
+      (r) => [
+        [r.store_id],
+        [r.item_id],
+        [`v${r.version}`, true],
+        [r.model_type || '–'],
+        [fixed(r.accuracy), true],
+        [fixed(r.baseline_accuracy), true],
+        [fixed(r.wape), true],
+        [fmt(r.days), true],
+        [r.serving === null ? 'none' : r.serving === r.version ? 'this version' : `v${r.serving}`],
+      ],
+      'no data yet: no candidate has an accuracy',
+    );
+  }
+
+  // ---- Drifting keys ------------------------------------------------------------
+
+  async function loadDrift() {
+    const none = 'no key has drifted: the continuous trainer retrains a key early when its new days leave what its model expected';
+    if (!hasRows('models')) {
+      fillKeys('drift', [], null, none);
+      return;
+    }
+    const rows = await sql(`SELECT store_id, item_id, version, model_type, accuracy, data_end, trained_at
+      FROM models WHERE "trigger" = 'drift' ORDER BY trained_at DESC, store_id, item_id LIMIT 15`);
+    fillKeys(
+      'drift',
+      rows,
+      (r) => [
+        [r.store_id],
+        [r.item_id],
+        [`v${r.version}`, true],
+        [r.model_type || '–'],
+        [fixed(r.accuracy), true],
+        [r.data_end || '–'],
+        [`${utc(Date.parse(r.trained_at), true)} UTC`],
+      ],
+      none,
     );
   }
 
@@ -813,11 +846,16 @@
         guard('decisions', loadDecisions, 'herd promote records its decisions'),
         guard('throughput', loadThroughput, 'nothing archived, trained or scored yet'),
         guard('forecast', state.key ? plotKey : loadStores, 'no key has sales or forecasts'),
-        loadWorst().catch((error) => {
-          state.errors.push(`worst: ${error.message}`);
-          cardParts('worst').empty.textContent = `could not load: ${error.message}`;
-          cardParts('worst').empty.hidden = false;
-        }),
+        ...[
+          ['worst', loadWorst],
+          ['drift', loadDrift],
+        ].map(([name, load]) =>
+          load().catch((error) => {
+            state.errors.push(`${name}: ${error.message}`);
+            cardParts(name).empty.textContent = `could not load: ${error.message}`;
+            cardParts(name).empty.hidden = false;
+          }),
+        ),
         loadCounts().catch((error) => state.errors.push(`counts: ${error.message}`)),
       ]);
       document.getElementById('updated').textContent = `updated ${utc(Date.now(), true)} UTC`;
