@@ -97,16 +97,19 @@ impl RecentSales {
         Ok(version)
     }
 
-    /// Refreshes every `every` until `cancel`; a failed read is logged and the last
-    /// good one kept.
+    /// Refreshes every `every` until `cancel`, which also abandons a read that is
+    /// stuck; a failed read is logged and the last good one kept.
     pub async fn follow(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(every) => {}
             }
-            if let Err(e) = self.refresh().await {
-                warn!(error = %e, "re-reading recent sales; answers keep the last read");
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                read = self.refresh() => if let Err(e) = read {
+                    warn!(error = %e, "re-reading recent sales; answers keep the last read");
+                },
             }
         }
     }

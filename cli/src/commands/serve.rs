@@ -15,6 +15,9 @@ use crate::args::ServeArgs;
 use herd_config::Settings;
 use herd_config::options::production_root;
 
+/// How long start-up waits for the first read of recent sales.
+const FIRST_READ: Duration = Duration::from_secs(10);
+
 pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = match args.listen {
         Some(address) => address,
@@ -49,10 +52,15 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         settings.train.window_days,
         settings.train.horizon,
     ));
-    if let Err(e) = recent.refresh().await {
-        // The lake may be unreachable for now; forecasts come from the models' own
-        // state until a later read succeeds.
-        tracing::warn!(error = %e, "reading recent sales; retrying every refresh");
+    // The first read, before serving, so that the first answers start from the
+    // newest day; a lake that does not answer in time delays nothing further.
+    match tokio::time::timeout(FIRST_READ, recent.refresh()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "reading recent sales; retrying every refresh"),
+        Err(_) => tracing::warn!(
+            seconds = FIRST_READ.as_secs(),
+            "the lake's sales did not answer; serving from the models' own state until they do"
+        ),
     }
     let reader = tokio::spawn(Arc::clone(&recent).follow(refresh, cancel.clone()));
     let follower = tokio::spawn(follow_models(

@@ -78,8 +78,8 @@ fn a_batch_run_for_one_store_keeps_the_other_stores_forecasts() {
     }
     assert!(
         summary.starts_with(&format!(
-            "scored 20 keys as of {as_of} (60 with a production model, 20 matched): 560 rows \
-             to predictions"
+            "scored 20 keys as of {as_of} (60 with a production model, 20 matched; 0 from \
+             their own baseline, 0 cold start): 560 rows to predictions"
         )) && summary.contains("replacing 560 earlier batch rows in 1 files"),
         "{summary}"
     );

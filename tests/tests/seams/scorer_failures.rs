@@ -154,9 +154,11 @@ fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
 
     // The summary counts them, and says where they are.
     let summary = line(&stdout, "scored ");
+    // "scored N key-days (B from their own baseline and C cold start …, S skipped,
+    // F failed) …"
     let counts = numbers(summary);
     assert_eq!(
-        (counts[0], counts[3]),
+        (counts[0], counts[4]),
         (healthy.len() as u64, broken.len() as u64),
         "key-days scored and failed: {summary}"
     );
