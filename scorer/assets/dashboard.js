@@ -804,6 +804,61 @@
     );
   }
 
+  // ---- Forecasts against the days that arrived ---------------------------------
+
+  /** Per origin of the forecasts, over the days of the last four weeks of as-of dates
+   * whose sales have arrived since: days, accuracy (1 − WAPE) and the share of days
+   * inside the 80% interval. A day corrected in `sales` counts its last record. */
+  async function loadArrived() {
+    const table = document.getElementById('arrived-table');
+    const none = 'no forecast day has arrived yet: this fills as sales of forecast days are archived';
+    const show = (rows) => {
+      const body = table.querySelector('tbody');
+      const parts = cardParts('arrived');
+      table.hidden = rows.length === 0;
+      parts.empty.hidden = rows.length > 0;
+      parts.empty.textContent = none;
+      body.replaceChildren(
+        ...rows.map((r) => {
+          const row = document.createElement('tr');
+          const accuracy = r.actual > 0 ? 1 - r.abs_error / r.actual : null;
+          for (const [value, numeric] of [
+            [r.origin || '(before origins were recorded)'],
+            [fmt(r.days), true],
+            [fixed(accuracy), true],
+            [r.days > 0 ? `${(100 * r.inside / r.days).toFixed(1)}%` : '–', true],
+          ]) {
+            const cell = document.createElement('td');
+            cell.textContent = value;
+            if (numeric) cell.className = 'num';
+            row.append(cell);
+          }
+          return row;
+        }),
+      );
+    };
+    if (!hasRows('predictions') || !hasRows('sales')) {
+      show([]);
+      return;
+    }
+    const rows = await sql(`WITH recent AS (
+        SELECT * FROM predictions
+        WHERE as_of >= (SELECT max(as_of) FROM predictions) - INTERVAL '28' DAY),
+      sold AS (
+        SELECT store_id, item_id, date, sales FROM (
+          SELECT store_id, item_id, date, sales, row_number() OVER (
+            PARTITION BY store_id, item_id, date ORDER BY kafka_partition DESC, kafka_offset DESC) AS n
+          FROM sales WHERE date > (SELECT min(as_of) FROM recent)) AS s
+        WHERE n = 1)
+      SELECT p.origin, count(*) AS days,
+        sum(CASE WHEN s.sales >= p.lower AND s.sales <= p.upper THEN 1 ELSE 0 END) AS inside,
+        sum(abs(s.sales - p.forecast)) AS abs_error, sum(s.sales) AS actual
+      FROM recent AS p JOIN sold AS s
+        ON s.store_id = p.store_id AND s.item_id = p.item_id AND s.date = p.target_date
+      GROUP BY p.origin ORDER BY days DESC`);
+    show(rows);
+  }
+
   // ---- Drifting keys ------------------------------------------------------------
 
   async function loadDrift() {
@@ -849,6 +904,7 @@
         ...[
           ['worst', loadWorst],
           ['drift', loadDrift],
+          ['arrived', loadArrived],
         ].map(([name, load]) =>
           load().catch((error) => {
             state.errors.push(`${name}: ${error.message}`);

@@ -149,6 +149,17 @@ try {
   if (unfilled.length > 0) fail(`header facts not filled: ${JSON.stringify(unfilled)}`);
   const worstRows = await page.$$eval('#worst-table tbody tr', (rows) => rows.length);
   if (worstRows === 0) fail('the worst-keys table is empty');
+  // The forecasts of store S0001 as of 2023-01-07, scored on the days since.
+  const arrived = await page.$$eval('#arrived-table tbody tr', (rows) =>
+    rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)),
+  );
+  const champion = arrived.find((cells) => cells[0] === 'champion');
+  if (!champion) fail(`no champion forecasts scored on the days that arrived: ${JSON.stringify(arrived)}`);
+  const [, days, accuracy, inside] = champion;
+  if (!(Number(days.replace(/[^0-9]/g, '')) > 0 && /^-?\d+\.\d{3}$/.test(accuracy) && /^\d+\.\d%$/.test(inside))) {
+    fail(`the arrived row is not days, accuracy and coverage: ${JSON.stringify(champion)}`);
+  }
+  console.log(`forecast days arrived: ${JSON.stringify(arrived)}`);
   console.log(`every chart has data after ${((Date.now() - started) / 1000).toFixed(1)} s; facts: ${facts.map(([id, t]) => `${id.replace('fact-', '')}=${t}`).join(', ')}`);
 
   // A click on a worst key plots it.

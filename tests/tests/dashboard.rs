@@ -180,6 +180,27 @@ fn the_dashboard_draws_every_chart_from_a_real_lake() {
         "the decisions chart should show both outcomes: {lake:?}"
     );
 
+    // Store S0001's production models also forecast the last four weeks from the
+    // day before them: those forecast days have arrived, so the page scores them.
+    let earlier = herd_tests::cli::herd_ok(
+        &env,
+        "score-earlier",
+        &[
+            "score",
+            "--batch",
+            "--as-of",
+            "2023-01-07",
+            "--tag",
+            "store_id=S0001",
+        ],
+    );
+    let summary = herd_tests::cli::line(&earlier, "scored ");
+    let earlier_rows = summary
+        .split_once(": ")
+        .map(|(_, rest)| herd_tests::cli::numbers(rest)[0])
+        .unwrap_or_else(|| panic!("unexpected score summary: {summary}"));
+    assert!(earlier_rows > 0, "{summary}");
+
     let (mut server, base) = start_server(&env, "serve", &lake.archive_group, &[]);
 
     // What the page reads, checked here too so a failure names its source.
@@ -206,7 +227,11 @@ fn the_dashboard_draws_every_chart_from_a_real_lake() {
         status, 200,
         "POST /v1/sql (is herd built with --features sql?): {answer}"
     );
-    assert_eq!(answer["rows"][0]["n"], lake.predictions, "{answer}");
+    assert_eq!(
+        answer["rows"][0]["n"],
+        lake.predictions + earlier_rows,
+        "{answer}"
+    );
 
     check_assets(&base);
 
