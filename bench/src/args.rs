@@ -178,7 +178,13 @@ pub struct BenchTrainArgs {
     /// type, next to the accuracy the registry would hold
     #[arg(long)]
     pub unseen_days: bool,
-    /// Python interpreter for the comparison
+    /// Also train a global LightGBM (mlforecast: lags, rolling means, calendar, price
+    /// and promotion as known future covariates) on every key but its last horizon and
+    /// score it on those days, beside Herd's figure for the same keys; needs Python
+    /// with mlforecast and lightgbm
+    #[arg(long)]
+    pub lightgbm: bool,
+    /// Python interpreter for the comparisons
     #[arg(long, env = "HERD_PYTHON", default_value = "python3")]
     pub python: String,
 }

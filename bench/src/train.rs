@@ -83,15 +83,25 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
         "window_bytes_per_key": window_bytes, "peak_rss_mb": peak_rss_mb()}),
     );
     emit(accuracy(&models));
+    // Herd's accuracy per key for the peers: on the unseen days when they are run,
+    // else the registered holdout (also days the chosen model was not fit on).
+    let mut herd_by_key: HashMap<String, f64> = models
+        .iter()
+        .filter(|m| !m.row.cold_start)
+        .filter_map(|m| Some((m.row.key.to_string(), m.row.metrics?.accuracy)))
+        .collect();
+    let mut herd_figure = "registered_holdout";
     if args.unseen_days {
         // The same keys again, each without its last horizon, scored on those days.
         let (seen, held) = unseen::hold_back(&histories, run.model.horizon);
         let started = Instant::now();
         let profiles = item_profiles(&seen, &run.model);
         let held_models = fit_all(&pool, &seen, &profiles, &run, chrono::Utc::now());
-        let mut line = unseen::report(&held_models, &held, run.model.interval_level);
+        let (mut line, by_key) = unseen::report(&held_models, &held, run.model.interval_level);
         line["train_seconds"] = json!(secs(started));
         emit(line);
+        herd_by_key = by_key;
+        herd_figure = "unseen_days";
     }
 
     // A year-long window, as the continuous trainer would keep for a million keys.
@@ -104,8 +114,23 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
     drop(year);
 
     register(&args.work_dir, &models, settings.train.commit_every).await?;
+    let herd = HerdFigures {
+        by_key: &herd_by_key,
+        figure: herd_figure,
+    };
     if args.statsforecast_sample > 0 {
-        statsforecast(args, &input, &models, run.model.horizon)?;
+        let sample = statsforecast_sample(args, &models);
+        peer(
+            args,
+            &input,
+            "statsforecast",
+            Some(&sample),
+            run.model.horizon,
+            &herd,
+        )?;
+    }
+    if args.lightgbm {
+        peer(args, &input, "mlforecast", None, run.model.horizon, &herd)?;
     }
     Ok(())
 }
@@ -178,68 +203,87 @@ async fn register(work: &Path, models: &[NewModel], commit_every: usize) -> anyh
     Ok(())
 }
 
-/// Runs `scripts/bench_statsforecast.py` on an evenly spaced sample of full-history
-/// keys and prints its line and Herd's accuracy on the same keys.
-fn statsforecast(
-    args: &BenchTrainArgs,
-    input: &Path,
-    models: &[NewModel],
-    horizon: usize,
-) -> anyhow::Result<()> {
+/// An evenly spaced sample of the full-history keys, `--statsforecast-sample` long.
+fn statsforecast_sample(args: &BenchTrainArgs, models: &[NewModel]) -> Vec<String> {
     let full: Vec<&NewModel> = models
         .iter()
         .filter(|m| !m.row.cold_start && m.row.metrics.is_some())
         .collect();
     let step = (full.len() / args.statsforecast_sample.max(1)).max(1);
-    let sample: Vec<&NewModel> = full
-        .iter()
+    full.iter()
         .step_by(step)
         .take(args.statsforecast_sample)
-        .copied()
-        .collect();
-    let keys_file: PathBuf = args
-        .work_dir
-        .join(format!("statsforecast-keys-{}.txt", std::process::id()));
-    let keys: Vec<String> = sample.iter().map(|m| m.row.key.to_string()).collect();
-    std::fs::write(&keys_file, keys.join("\n") + "\n")?;
-    let script = std::env::var("HERD_STATSFORECAST_SCRIPT")
-        .unwrap_or_else(|_| "scripts/bench_statsforecast.py".into());
-    let output = Command::new(&args.python)
+        .map(|m| m.row.key.to_string())
+        .collect()
+}
+
+/// Herd's accuracy per key, and which figure it is.
+struct HerdFigures<'a> {
+    by_key: &'a HashMap<String, f64>,
+    figure: &'static str,
+}
+
+/// Runs `scripts/bench_<tool>.py` (or `HERD_<TOOL>_SCRIPT`) on `keys` (every key when
+/// `None`) and prints its line beside Herd's mean accuracy and share >= 0.80 over the
+/// keys the peer scored. A peer that cannot run (a missing package) is reported as
+/// skipped.
+fn peer(
+    args: &BenchTrainArgs,
+    input: &Path,
+    tool: &str,
+    keys: Option<&[String]>,
+    horizon: usize,
+    herd: &HerdFigures<'_>,
+) -> anyhow::Result<()> {
+    let script = std::env::var(format!("HERD_{}_SCRIPT", tool.to_uppercase()))
+        .unwrap_or_else(|_| format!("scripts/bench_{tool}.py"));
+    let mut command = Command::new(&args.python);
+    command
         .arg(&script)
         .arg("--input")
         .arg(input)
-        .arg("--keys")
-        .arg(&keys_file)
         .arg("--horizon")
-        .arg(horizon.to_string())
+        .arg(horizon.to_string());
+    let keys_file: PathBuf = args
+        .work_dir
+        .join(format!("{tool}-keys-{}.txt", std::process::id()));
+    if let Some(keys) = keys {
+        std::fs::write(&keys_file, keys.join("\n") + "\n")?;
+        command.arg("--keys").arg(&keys_file);
+    }
+    let output = command
         .output()
         .with_context(|| format!("running {} {script}", args.python));
     std::fs::remove_file(&keys_file).ok();
     let output = output?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        emit(
-            json!({"bench": "train", "stage": "statsforecast", "skipped": true,
-            "reason": stderr.lines().last().unwrap_or("failed")}),
-        );
+        emit(json!({"bench": "train", "stage": tool, "skipped": true,
+            "reason": stderr.lines().last().unwrap_or("failed")}));
         return Ok(());
     }
     let line = String::from_utf8_lossy(&output.stdout);
-    let theirs: serde_json::Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("statsforecast printed something other than JSON: {line}"))?;
-    let ours: f64 = sample
-        .iter()
-        .filter_map(|m| m.row.metrics)
-        .map(|m| m.accuracy)
-        .sum::<f64>()
-        / sample.len().max(1) as f64;
-    let mut summary = theirs.clone();
-    if let Some(object) = summary.as_object_mut() {
+    let mut theirs: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("{tool} printed something other than JSON: {line}"))?;
+    let ours: Vec<f64> = theirs["accuracy_by_key"]
+        .as_object()
+        .map(|scored| {
+            scored
+                .keys()
+                .filter_map(|key| herd.by_key.get(key).copied())
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = ours.len().max(1) as f64;
+    if let Some(object) = theirs.as_object_mut() {
         object.remove("accuracy_by_key");
     }
     emit(
-        json!({"bench": "train", "stage": "statsforecast", "series": sample.len(),
-        "herd_mean_accuracy": ours, "statsforecast": summary}),
+        json!({"bench": "train", "stage": tool, "series": ours.len(),
+        "herd_figure": herd.figure,
+        "herd_mean_accuracy": ours.iter().sum::<f64>() / n,
+        "herd_share_at_least_0_8": ours.iter().filter(|&&a| a >= 0.8).count() as f64 / n,
+        tool: theirs}),
     );
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! forecasts the days held back, with their recorded prices and promotions as known
 //! future covariates, and is scored on them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, NaiveDate};
 use herd_history::DenseHistory;
@@ -51,6 +51,7 @@ pub fn hold_back(
 
 /// One key's score on its held-back days.
 struct Scored {
+    key: String,
     model_type: String,
     cold_start: bool,
     /// What the registry would hold: the holdout accuracy, and the winner's mean
@@ -65,8 +66,12 @@ struct Scored {
 
 /// Scores every trained key on its held-back days and reports, overall and per model
 /// type: the registered accuracy next to the unseen days' accuracy, the share at or
-/// above 0.80 and the interval's coverage.
-pub fn report(models: &[NewModel], held: &[HeldBack], interval_level: f64) -> serde_json::Value {
+/// above 0.80 and the interval's coverage; and each key's unseen accuracy.
+pub fn report(
+    models: &[NewModel],
+    held: &[HeldBack],
+    interval_level: f64,
+) -> (serde_json::Value, HashMap<String, f64>) {
     let scored: Vec<Scored> = models
         .iter()
         .zip(held)
@@ -86,9 +91,11 @@ pub fn report(models: &[NewModel], held: &[HeldBack], interval_level: f64) -> se
         .into_iter()
         .map(|(label, group)| (label, summary(&group)))
         .collect();
-    json!({"bench": "train", "stage": "unseen_days", "keys": scored.len(),
+    let by_key = scored.iter().map(|s| (s.key.clone(), s.unseen)).collect();
+    let line = json!({"bench": "train", "stage": "unseen_days", "keys": scored.len(),
         "interval_level": interval_level, "full_history": summary(&full),
-        "all_keys": summary(&scored.iter().collect::<Vec<_>>()), "by_type": per_type})
+        "all_keys": summary(&scored.iter().collect::<Vec<_>>()), "by_type": per_type});
+    (line, by_key)
 }
 
 fn summary(group: &[&Scored]) -> serde_json::Value {
@@ -137,6 +144,7 @@ fn score(model: &NewModel, held: &HeldBack) -> Option<Scored> {
     }
     let row = &model.row;
     Some(Scored {
+        key: row.key.to_string(),
         model_type: row.model_type.clone().unwrap_or_default(),
         cold_start: row.cold_start,
         registered: row.metrics.map(|m| m.accuracy),
