@@ -22,4 +22,9 @@ pub enum FitError {
     },
     #[error("invalid training option: {0}")]
     InvalidOption(&'static str),
+    #[error(
+        "observations arrive every {every} days, as weekly or monthly totals do: Herd \
+         forecasts daily series only (send one record per day, days without sales as 0)"
+    )]
+    NotDaily { every: usize },
 }

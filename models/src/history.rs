@@ -23,7 +23,36 @@ pub struct History<'a> {
     pub promo: &'a [u8],
 }
 
+/// Regular observations at least this many days apart are not a daily series.
+const MIN_PERIOD_DAYS: usize = 7;
+
 impl History<'_> {
+    /// Refuses a history whose observations are regularly a week or more apart
+    /// (weekly or monthly totals, read as days with long gaps between them): at least
+    /// three gaps between observed days, a median of seven days or more, and four in
+    /// five within three days of it. Sparse daily sales, missing on irregular days,
+    /// pass.
+    pub fn check_daily(&self) -> Result<(), FitError> {
+        let observed: Vec<usize> = self
+            .sales
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(i, _)| i)
+            .collect();
+        let mut gaps: Vec<usize> = observed.windows(2).map(|w| w[1] - w[0]).collect();
+        if gaps.len() < 3 {
+            return Ok(());
+        }
+        gaps.sort_unstable();
+        let median = gaps[gaps.len() / 2];
+        let regular = gaps.iter().filter(|g| g.abs_diff(median) <= 3).count();
+        if median >= MIN_PERIOD_DAYS && regular * 5 >= gaps.len() * 4 {
+            return Err(FitError::NotDaily { every: median });
+        }
+        Ok(())
+    }
+
     /// The date of the last index (the day before `start` for an empty history).
     pub fn end(&self) -> NaiveDate {
         match self.sales.len() {
@@ -162,6 +191,47 @@ mod tests {
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// `days` days from 2020-01-01 with an observation on each of `observed`.
+    fn check(days: usize, observed: impl IntoIterator<Item = usize>) -> Result<(), FitError> {
+        let mut sales = vec![f32::NAN; days];
+        for day in observed {
+            sales[day] = 1.0;
+        }
+        let (price, promo) = (vec![f32::NAN; days], vec![0; days]);
+        History {
+            start: date("2020-01-01"),
+            sales: &sales,
+            price: &price,
+            promo: &promo,
+        }
+        .check_daily()
+    }
+
+    #[test]
+    fn weekly_and_monthly_totals_are_told_apart_from_sparse_daily_sales() {
+        assert_eq!(check(400, 0..400), Ok(()));
+        assert_eq!(
+            check(400, (0..400).step_by(7)),
+            Err(FitError::NotDaily { every: 7 })
+        );
+        // Month starts: 28 to 31 days apart.
+        let months: Vec<usize> = (0..36)
+            .map(|m| {
+                (date("2020-01-01")
+                    .checked_add_months(chrono::Months::new(m))
+                    .unwrap()
+                    - date("2020-01-01"))
+                .num_days() as usize
+            })
+            .collect();
+        assert_eq!(check(1100, months), Err(FitError::NotDaily { every: 31 }));
+        // Intermittent daily sales recorded only on days with a sale: irregular.
+        let sparse = [0, 3, 4, 12, 30, 31, 45, 52, 70, 71, 72, 90];
+        assert_eq!(check(100, sparse), Ok(()));
+        // Too few observations to tell.
+        assert_eq!(check(100, [0, 7, 14]), Ok(()));
     }
 
     #[test]

@@ -246,8 +246,14 @@ pub async fn score_batch(
             promo: &history.promo,
         };
         let profile = profiles.get(key.item_id());
-        let Some(f) = fallback::forecast(fallback, &view, profile, &train_options, None) else {
-            continue;
+        let f = match fallback::forecast(fallback, &view, profile, &train_options, None) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                info!(%key, error = %e, "could not forecast");
+                summary.failed += 1;
+                continue;
+            }
         };
         match f.origin {
             Origin::Baseline => summary.baseline += 1,

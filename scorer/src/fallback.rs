@@ -9,7 +9,8 @@
 use std::fmt;
 
 use herd_models::{
-    Forecast, Future, History, ItemProfile, ModelKind, TrainOptions, train, train_cold_start,
+    FitError, Forecast, Future, History, ItemProfile, ModelKind, TrainOptions, train,
+    train_cold_start,
 };
 use serde::{Deserialize, Serialize};
 
@@ -103,16 +104,21 @@ pub struct FallbackForecast {
 /// The forecast of a key without a production model from the first step of `chain`
 /// that can make one: the baseline needs as much history as training does
 /// (`herd_models::min_history`), the cold start never fails. `None` when the chain is
-/// empty or no step could forecast.
+/// empty or no step could forecast; an error for a history that is not daily, which
+/// no step can forecast meaningfully.
 pub fn forecast(
     chain: &[Fallback],
     history: &History,
     profile: Option<&ItemProfile>,
     options: &TrainOptions,
     future: Option<&Future>,
-) -> Option<FallbackForecast> {
+) -> Result<Option<FallbackForecast>, FitError> {
+    if chain.is_empty() {
+        return Ok(None);
+    }
+    history.check_daily()?;
     let horizon = options.horizon;
-    chain.iter().find_map(|step| match step {
+    Ok(chain.iter().find_map(|step| match step {
         Fallback::Baseline => {
             let baseline = TrainOptions {
                 candidates: vec![ModelKind::SeasonalNaive],
@@ -134,7 +140,7 @@ pub fn forecast(
                 kind: ModelKind::ColdStart,
             })
         }
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -158,7 +164,9 @@ mod tests {
             promo: &promo,
         };
         let options = TrainOptions::default();
-        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None).unwrap();
+        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None)
+            .unwrap()
+            .unwrap();
         assert_eq!(got.origin, Origin::Baseline);
         assert_eq!(got.kind, ModelKind::SeasonalNaive);
         assert_eq!(got.forecast.start, start + chrono::Days::new(400));
@@ -177,10 +185,44 @@ mod tests {
             promo: &promo,
         };
         let options = TrainOptions::default();
-        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None).unwrap();
+        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None)
+            .unwrap()
+            .unwrap();
         assert_eq!(got.origin, Origin::ColdStart);
-        assert!(forecast(&[Fallback::Baseline], &history, None, &options, None).is_none());
-        assert!(forecast(&[], &history, None, &options, None).is_none());
+        assert_eq!(
+            forecast(&[Fallback::Baseline], &history, None, &options, None).map(|f| f.is_none()),
+            Ok(true)
+        );
+        assert_eq!(
+            forecast(&[], &history, None, &options, None).map(|f| f.is_none()),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn weekly_totals_get_the_reason_instead_of_a_forecast() {
+        let mut sales = vec![f32::NAN; 400];
+        for week in (0..400).step_by(7) {
+            sales[week] = 70.0;
+        }
+        let (price, promo) = (vec![1.0; 400], vec![0; 400]);
+        let history = History {
+            start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
+            sales: &sales,
+            price: &price,
+            promo: &promo,
+        };
+        let got = forecast(
+            &Fallback::DEFAULT,
+            &history,
+            None,
+            &TrainOptions::default(),
+            None,
+        );
+        assert_eq!(
+            got.map(|f| f.is_some()),
+            Err(FitError::NotDaily { every: 7 })
+        );
     }
 
     #[test]

@@ -705,8 +705,24 @@ async fn answer(
                     horizon,
                     ..TrainOptions::default()
                 };
-                fallback::forecast(&state.options.fallback, v, profile, &options, future)
+                Some(fallback::forecast(
+                    &state.options.fallback,
+                    v,
+                    profile,
+                    &options,
+                    future,
+                ))
             });
+            let fallen = match fallen {
+                Some(Ok(fallen)) => fallen,
+                Some(Err(e)) => {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("{key} cannot be forecast: {e}"),
+                    ));
+                }
+                None => None,
+            };
             let Some(fallen) = fallen else {
                 let reason = if view.is_some() {
                     format!("{key} has no production model, and no fallback is configured for it")

@@ -475,14 +475,15 @@ impl ScoreSink {
                     &self.train_options(),
                     None,
                 ) {
-                    Some(f) => Outcome::Scored(scored(
+                    Ok(Some(f)) => Outcome::Scored(scored(
                         f.forecast,
                         None,
                         Some(f.kind.as_str().to_owned()),
                         f.kind == ModelKind::ColdStart,
                         f.origin,
                     )),
-                    None => Outcome::Skipped,
+                    Ok(None) => Outcome::Skipped,
+                    Err(e) => Outcome::Failed(e.to_string()),
                 }
             }
             Err(e) => Outcome::Failed(e.clone()),

@@ -814,3 +814,45 @@ fn a_drifting_key_is_retrained_for_drift_and_a_steady_one_is_not() {
         "{retrained:?}"
     );
 }
+
+#[test]
+fn weekly_totals_get_a_reason_instead_of_misleading_models_and_forecasts() {
+    let env = Env::new("train-weekly", 1);
+    env.create_topics();
+    // Three keys, 60 weekly totals each, every Monday.
+    let first = NaiveDate::from_ymd_opt(2023, 1, 2).expect("a date");
+    let lines: Vec<String> = (1..=3)
+        .flat_map(|item| {
+            (0..60).map(move |week| {
+                let date = first + chrono::Days::new(7 * week);
+                format!(
+                    r#"{{"store_id":"SW","item_id":"I{item}","date":"{date}","sales":{}}}"#,
+                    70 + week % 5
+                )
+            })
+        })
+        .collect();
+    std::fs::write(env.path("weekly.jsonl"), lines.join("\n") + "\n").expect("a file");
+    assert_eq!(ingest(&env, "ingest", "weekly.jsonl"), 180);
+    assert_eq!(archive(&env, IDLE_EXIT), 180);
+
+    let summary = train_once(&env, &[]);
+    assert_eq!((summary.registered, summary.failed), (0, 3), "{summary:?}");
+    let table = ModelsTable::read(&env.lake_root());
+    for row in &table.rows {
+        let error = row.error.as_deref().unwrap_or_default();
+        assert!(
+            row.status == "failed" && error.contains("every 7 days") && error.contains("daily"),
+            "{row:?}"
+        );
+    }
+
+    // Without production models, batch scoring's fallbacks refuse them too, with the
+    // reason in the log, rather than forecasting 28 invented days.
+    let stdout = herd_ok(&env, "score", &["score", "--batch"]);
+    let scored = line(&stdout, "scored ");
+    assert!(
+        scored.starts_with("scored 0 keys as of ") && scored.ends_with("0 without sales, 3 failed"),
+        "{scored}"
+    );
+}

@@ -38,7 +38,9 @@ pub fn fit_key(
         promo: &history.promo,
     };
     let observed = history.sales.iter().filter(|v| !v.is_nan()).count();
-    let outcome = if observed >= min_history(&run.model) {
+    let outcome = if let Err(not_daily) = view.check_daily() {
+        Err(not_daily)
+    } else if observed >= min_history(&run.model) {
         match herd_models::train(&view, &run.model) {
             // Gap handling may leave less than the raw count promised.
             Err(FitError::TooShort { .. }) => Ok((
