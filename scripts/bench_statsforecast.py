@@ -20,21 +20,13 @@ try:
     import statsforecast
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, NaNModel
+
+    from bench_scoring import wape_accuracy
 except ImportError as e:
     print(f"bench_statsforecast: missing dependency ({e.name}): pip install statsforecast pyarrow", file=sys.stderr)
     sys.exit(2)
 
 SEASON = 7
-
-
-def wape_accuracy(y, yhat):
-    """max(0, 1 - WAPE), with the same edge cases as Herd: 0/0 is perfect, x/0 is WAPE 1."""
-    num, den = np.abs(y - yhat).sum(), np.abs(y).sum()
-    if den == 0:
-        wape = 0.0 if num == 0 else 1.0
-    else:
-        wape = num / den
-    return max(0.0, 1.0 - wape)
 
 
 def seasonal_naive(train, h):

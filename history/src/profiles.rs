@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use herd_models::{History, ItemProfile, ItemProfileBuilder, TrainOptions, min_history};
+use herd_models::{ItemProfile, ItemProfileBuilder, TrainOptions, min_history};
 use herd_schemas::{SeriesId, SeriesKey};
 
 use crate::window::DenseHistory;
@@ -35,12 +35,10 @@ pub fn item_profiles(
         if history.sales.iter().filter(|v| !v.is_nan()).count() < needed {
             continue;
         }
-        builders.entry(key.item_id()).or_default().add(&History {
-            start: history.start,
-            sales: &history.sales,
-            price: &history.price,
-            promo: &history.promo,
-        });
+        builders
+            .entry(key.item_id())
+            .or_default()
+            .add(&history.view());
     }
     builders
         .into_iter()

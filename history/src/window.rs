@@ -55,6 +55,18 @@ pub struct DenseHistory {
     pub promo: Vec<u8>,
 }
 
+impl DenseHistory {
+    /// The slices as the forecasters take them.
+    pub fn view(&self) -> herd_models::History<'_> {
+        herd_models::History {
+            start: self.start,
+            sales: &self.sales,
+            price: &self.price,
+            promo: &self.promo,
+        }
+    }
+}
+
 impl Window {
     /// An empty window of `capacity` days (at least 1).
     pub fn new(capacity: usize) -> Self {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::{Days, NaiveDate, Utc};
 use herd_history::{DenseHistory, Windows};
 use herd_lake::{AppendOptions, LakeRoot, RowMatch, tables};
-use herd_models::{History, Model, ModelKind, TrainOptions};
+use herd_models::{Model, ModelKind, TrainOptions};
 use herd_registry::{ProductionEntry, ProductionRegistry, read_artifact};
 use herd_schemas::SeriesKey;
 use tokio::task::JoinSet;
@@ -174,6 +174,13 @@ pub async fn score_batch(
     summary.read_seconds = started.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
+    // A key's sales up to the as-of day, padded to end on it.
+    let history_through = |key: &SeriesKey| {
+        windows
+            .map()
+            .get(key)
+            .and_then(|w| through(&w.window.dense(), as_of))
+    };
     let keys = entries.len() + unmodelled.len();
     let mut rows = PredictionRows::with_capacity(keys * options.horizon);
     let mut scored_keys: Vec<String> = Vec::with_capacity(keys);
@@ -183,20 +190,11 @@ pub async fn score_batch(
             summary.failed += 1;
             continue;
         };
-        let Some(history) = windows
-            .map()
-            .get(&entry.key)
-            .and_then(|w| through(&w.window.dense(), as_of))
-        else {
+        let Some(history) = history_through(&entry.key) else {
             summary.no_sales += 1;
             continue;
         };
-        let view = History {
-            start: history.start,
-            sales: &history.sales,
-            price: &history.price,
-            promo: &history.promo,
-        };
+        let view = history.view();
         match model.forecast_from(&view, options.horizon, None) {
             Ok(forecast) => {
                 rows.push(
@@ -231,20 +229,11 @@ pub async fn score_batch(
         HashMap::new()
     };
     for key in unmodelled {
-        let Some(history) = windows
-            .map()
-            .get(&key)
-            .and_then(|w| through(&w.window.dense(), as_of))
-        else {
+        let Some(history) = history_through(&key) else {
             summary.no_sales += 1;
             continue;
         };
-        let view = History {
-            start: history.start,
-            sales: &history.sales,
-            price: &history.price,
-            promo: &history.promo,
-        };
+        let view = history.view();
         let profile = profiles.get(key.item_id());
         let f = match fallback::forecast(fallback, &view, profile, &train_options, None) {
             Ok(Some(f)) => f,

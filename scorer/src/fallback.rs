@@ -147,74 +147,67 @@ pub fn forecast(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use herd_history::DenseHistory;
 
-    fn weekly(days: usize) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
-        let sales = (0..days).map(|d| (d % 7) as f32 + 1.0).collect();
-        (sales, vec![1.0; days], vec![0; days])
+    /// `sales` from 2023-01-02 (a Monday), price 1, no promotion.
+    fn dense(sales: Vec<f32>) -> DenseHistory {
+        let days = sales.len();
+        DenseHistory {
+            start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
+            sales,
+            price: vec![1.0; days],
+            promo: vec![0; days],
+        }
+    }
+
+    /// `days` days of a weekly pattern, 1 to 7.
+    fn weekly(days: usize) -> DenseHistory {
+        dense((0..days).map(|d| (d % 7) as f32 + 1.0).collect())
     }
 
     #[test]
     fn a_key_with_its_own_history_gets_its_baseline() {
-        let (sales, price, promo) = weekly(400);
-        let start = NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
-        let history = History {
-            start,
-            sales: &sales,
-            price: &price,
-            promo: &promo,
-        };
+        let history = weekly(400);
         let options = TrainOptions::default();
-        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None)
+        let got = forecast(&Fallback::DEFAULT, &history.view(), None, &options, None)
             .unwrap()
             .unwrap();
         assert_eq!(got.origin, Origin::Baseline);
         assert_eq!(got.kind, ModelKind::SeasonalNaive);
-        assert_eq!(got.forecast.start, start + chrono::Days::new(400));
+        assert_eq!(got.forecast.start, history.start + chrono::Days::new(400));
         // The last week repeated.
-        let week: Vec<f64> = sales[393..].iter().map(|&v| f64::from(v)).collect();
+        let week: Vec<f64> = history.sales[393..].iter().map(|&v| f64::from(v)).collect();
         assert_eq!(&got.forecast.mean[..7], &week[..]);
     }
 
     #[test]
     fn a_short_history_falls_to_the_cold_start_and_an_empty_chain_to_nothing() {
-        let (sales, price, promo) = weekly(30);
-        let history = History {
-            start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
-            sales: &sales,
-            price: &price,
-            promo: &promo,
-        };
+        let history = weekly(30);
+        let view = history.view();
         let options = TrainOptions::default();
-        let got = forecast(&Fallback::DEFAULT, &history, None, &options, None)
+        let got = forecast(&Fallback::DEFAULT, &view, None, &options, None)
             .unwrap()
             .unwrap();
         assert_eq!(got.origin, Origin::ColdStart);
-        assert_eq!(
-            forecast(&[Fallback::Baseline], &history, None, &options, None).map(|f| f.is_none()),
-            Ok(true)
-        );
-        assert_eq!(
-            forecast(&[], &history, None, &options, None).map(|f| f.is_none()),
-            Ok(true)
-        );
+        for chain in [&[Fallback::Baseline][..], &[]] {
+            assert_eq!(
+                forecast(chain, &view, None, &options, None).map(|f| f.is_none()),
+                Ok(true),
+                "{chain:?}"
+            );
+        }
     }
 
     #[test]
     fn weekly_totals_get_the_reason_instead_of_a_forecast() {
-        let mut sales = vec![f32::NAN; 400];
-        for week in (0..400).step_by(7) {
-            sales[week] = 70.0;
-        }
-        let (price, promo) = (vec![1.0; 400], vec![0; 400]);
-        let history = History {
-            start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
-            sales: &sales,
-            price: &price,
-            promo: &promo,
-        };
+        let history = dense(
+            (0..400)
+                .map(|d| if d % 7 == 0 { 70.0 } else { f32::NAN })
+                .collect(),
+        );
         let got = forecast(
             &Fallback::DEFAULT,
-            &history,
+            &history.view(),
             None,
             &TrainOptions::default(),
             None,

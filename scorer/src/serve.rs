@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Datelike as _, NaiveDate};
+use herd_history::DenseHistory;
 use herd_models::{Future, History, TrainOptions};
 use herd_registry::ModelCache;
 use herd_schemas::{SeriesId, SeriesKey};
@@ -674,12 +675,7 @@ async fn answer(
         .as_ref()
         .and_then(|r| r.windows.as_ref()?.map().get(key).map(|w| w.window.dense()))
         .filter(|h| !h.sales.is_empty());
-    let view = history.as_ref().map(|h| History {
-        start: h.start,
-        sales: &h.sales,
-        price: &h.price,
-        promo: &h.promo,
-    });
+    let view = history.as_ref().map(DenseHistory::view);
     let (f, origin, kind, version, model_type, trained_through) = match &model {
         Some(model) => {
             let trained = model.model.last_date();

@@ -28,7 +28,7 @@ use herd_bus::{
 };
 use herd_history::Windows;
 use herd_lake::{DeltaTable, ExactlyOnceAppender, LakeError, LakeRoot, tables};
-use herd_models::{Forecast, History, ItemProfile, ModelKind, TrainOptions};
+use herd_models::{Forecast, ItemProfile, ModelKind, TrainOptions};
 use herd_registry::{CachedModel, ModelCache};
 use herd_schemas::{SeriesId, SeriesKey};
 use serde::Serialize;
@@ -438,12 +438,7 @@ impl ScoreSink {
         let Some(history) = history else {
             return Outcome::Failed(format!("no sales on or before {}", advance.as_of));
         };
-        let view = History {
-            start: history.start,
-            sales: &history.sales,
-            price: &history.price,
-            promo: &history.promo,
-        };
+        let view = history.view();
         let horizon = self.options.horizon;
         let scored =
             |forecast: Forecast, version, model_type: Option<String>, cold, origin| Scored {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use herd_history::DenseHistory;
-use herd_models::{FitError, History, ItemProfile, TrainOptions, Trained, min_history};
+use herd_models::{FitError, ItemProfile, TrainOptions, Trained, min_history};
 use herd_registry::{HoldoutMetrics, ModelRow, ModelStatus, NewModel, Trigger};
 use herd_schemas::SeriesKey;
 
@@ -31,12 +31,7 @@ pub fn fit_key(
     run: &RunSettings,
     trained_at: DateTime<Utc>,
 ) -> NewModel {
-    let view = History {
-        start: history.start,
-        sales: &history.sales,
-        price: &history.price,
-        promo: &history.promo,
-    };
+    let view = history.view();
     let observed = history.sales.iter().filter(|v| !v.is_nan()).count();
     let outcome = if let Err(not_daily) = view.check_daily() {
         Err(not_daily)
