@@ -22,8 +22,11 @@ if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
   "$venv/bin/pip" install --quiet deltalake==1.6.6 pyarrow
 fi
 export HERD_PYTHON=${HERD_PYTHON:-$venv/bin/python}
-# Schemathesis fuzzes `herd serve` from its OpenAPI document (tests/tests/openapi_fuzz.rs).
-if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+# Schemathesis fuzzes `herd serve` from its OpenAPI document (tests/tests/openapi_fuzz.rs);
+# the jsonschema_rs it brings judges records against the published JSON Schema
+# (schemas/tests/json_schema.rs).
+if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1 ||
+  ! "$venv/bin/python" -c 'import jsonschema_rs' 2>/dev/null; then
   echo "test: installing Schemathesis into $venv"
   "$venv/bin/pip" install --quiet schemathesis==4.32.5
 fi

@@ -3,6 +3,9 @@
 
 use herd_schemas::{SALES_RECORD_JSON_SCHEMA, SalesRecord};
 use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 const VALID: bool = true;
 const INVALID: bool = false;
@@ -232,13 +235,67 @@ const ID_65_RECORD: &str = concat!(
     r#"","item_id":"i","date":"2023-03-01","sales":1}"#
 );
 
-fn schema_validator() -> jsonschema::Validator {
-    let schema: Value =
-        serde_json::from_str(SALES_RECORD_JSON_SCHEMA).expect("the schema file is valid JSON");
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles")
+/// The interpreter with `jsonschema_rs`, the JSON Schema validator Schemathesis
+/// installs into the test venv (scripts/test.sh): `HERD_PYTHON`, else the venv's.
+fn python() -> PathBuf {
+    let python = match std::env::var_os("HERD_PYTHON") {
+        Some(python) => PathBuf::from(python),
+        None => Path::new(&std::env::var_os("HOME").expect("HOME is set"))
+            .join(".cache/herd/venv/bin/python"),
+    };
+    assert!(
+        python.exists(),
+        "no Python interpreter at {}: run scripts/test.sh, which creates it, or name one \
+         with jsonschema_rs in HERD_PYTHON",
+        python.display()
+    );
+    python
+}
+
+/// Judges every instance against the published schema (draft 2020-12, formats
+/// checked) in one Python process, an implementation that shares no code with
+/// Herd's parser: one verdict per instance, in order.
+fn schema_verdicts(instances: &[Value]) -> Vec<bool> {
+    const SCRIPT: &str = r#"
+import json, sys
+import jsonschema_rs
+schema = json.loads(sys.argv[1])
+validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+print(json.dumps([validator.is_valid(instance) for instance in json.load(sys.stdin)]))
+"#;
+    let python = python();
+    let mut child = Command::new(&python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(SALES_RECORD_JSON_SCHEMA)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{} does not run: {err}", python.display()));
+    let input = serde_json::to_vec(instances).expect("instances serialize");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(&input)
+        .expect("the validator reads its input");
+    let output = child.wait_with_output().expect("the validator finishes");
+    assert!(
+        output.status.success(),
+        "the schema validator failed (is jsonschema_rs installed in {}? scripts/test.sh \
+         installs it with Schemathesis):\n{}",
+        python.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdicts: Vec<bool> =
+        serde_json::from_slice(&output.stdout).expect("the validator prints a JSON list");
+    assert_eq!(verdicts.len(), instances.len());
+    verdicts
+}
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).expect("each case is well-formed JSON")
 }
 
 #[test]
@@ -251,12 +308,11 @@ fn long_id_cases_have_the_lengths_they_claim() {
 
 #[test]
 fn schema_and_validator_agree_on_every_case() {
-    let validator = schema_validator();
     assert!(CASES.len() >= 25);
+    let instances: Vec<Value> = CASES.iter().map(|&(_, json, _)| parse(json)).collect();
+    let verdicts = schema_verdicts(&instances);
     let mut disagreements = Vec::new();
-    for &(name, json, expected) in CASES {
-        let instance: Value = serde_json::from_str(json).expect("each case is well-formed JSON");
-        let by_schema = validator.is_valid(&instance);
+    for (&(name, json, expected), by_schema) in CASES.iter().zip(verdicts) {
         let by_rust = SalesRecord::from_json(json.as_bytes());
         if by_schema != expected || by_rust.is_ok() != expected {
             disagreements.push(format!(
@@ -269,20 +325,28 @@ fn schema_and_validator_agree_on_every_case() {
 
 #[test]
 fn canonical_serialization_matches_the_schema() {
-    let validator = schema_validator();
-    for &(name, json, expected) in CASES {
-        if !expected {
-            continue;
-        }
-        let record = SalesRecord::from_json(json.as_bytes())
-            .expect("a valid case")
-            .record;
-        let canonical = serde_json::to_value(&record).expect("a record serializes");
-        assert!(validator.is_valid(&canonical), "{name}: {canonical}");
+    let valid: Vec<_> = CASES.iter().filter(|&&(_, _, expected)| expected).collect();
+    let records: Vec<_> = valid
+        .iter()
+        .map(|&&(_, json, _)| {
+            SalesRecord::from_json(json.as_bytes())
+                .expect("a valid case")
+                .record
+        })
+        .collect();
+    let canonical: Vec<Value> = records
+        .iter()
+        .map(|record| serde_json::to_value(record).expect("a record serializes"))
+        .collect();
+    let verdicts = schema_verdicts(&canonical);
+    for (((&&(name, _, _), record), canonical), by_schema) in
+        valid.iter().zip(&records).zip(&canonical).zip(verdicts)
+    {
+        assert!(by_schema, "{name}: {canonical}");
         // Canonical ids are always strings, whatever the input carried.
         assert!(canonical["store_id"].is_string(), "{name}: {canonical}");
         let again = SalesRecord::from_json(canonical.to_string().as_bytes()).expect("re-reads");
-        assert_eq!(again.record, record, "{name}");
+        assert_eq!(&again.record, record, "{name}");
         assert_eq!(again.unknown_fields, 0, "{name}");
     }
 }
