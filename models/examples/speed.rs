@@ -106,6 +106,7 @@ fn run(all: &[Series], start: NaiveDate, options: &TrainOptions) -> Summary {
     for s in all {
         let history = History {
             start,
+            frequency: herd_models::Frequency::Daily,
             sales: &s.sales,
             price: &s.price,
             promo: &s.promo,

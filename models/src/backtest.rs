@@ -1,7 +1,6 @@
 //! Rolling-origin backtest: each candidate is fit on the data before an origin and
 //! forecasts the next `horizon` days recursively, without seeing any of their sales.
 
-use crate::calendar::add_days;
 use crate::error::FitError;
 use crate::ets;
 use crate::forecast::Covariates;
@@ -101,7 +100,7 @@ fn fit(kind: ModelKind, series: &Series, end: usize) -> Result<Params, FitError>
     let sales = &series.sales[..end.min(series.len())];
     match kind {
         ModelKind::SeasonalNaive => Ok(Params::SeasonalNaive),
-        ModelKind::Ets => ets::fit(sales, series.start).map(Params::Ets),
+        ModelKind::Ets => ets::fit(sales, series.start, series.frequency).map(Params::Ets),
         ModelKind::Tsb => tsb::fit(sales).map(Params::Tsb),
         // Ridge is fit for all origins at once in `run`; cold start is not backtested.
         ModelKind::Ridge | ModelKind::ColdStart => {
@@ -142,8 +141,14 @@ pub(crate) fn run(
         let end = (origin + horizon).min(series.len());
         let covariates =
             Covariates::recorded(&series.price[origin..end], &series.promo[origin..end]);
-        let first = add_days(series.start, origin);
-        let forecast = params.project(&series.sales[..origin], first, &covariates, horizon);
+        let first = series.frequency.add(series.start, origin);
+        let forecast = params.project(
+            &series.sales[..origin],
+            first,
+            series.frequency,
+            &covariates,
+            horizon,
+        );
         if forecast.iter().any(|v| !v.is_finite()) {
             return Err(FitError::NonFinite("backtest forecast"));
         }
@@ -193,6 +198,7 @@ mod tests {
         let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
         let series = prepare(&History {
             start,
+            frequency: herd_schemas::Frequency::Daily,
             sales: &sales,
             price: &price,
             promo: &promo,

@@ -1,23 +1,7 @@
-//! Calendar arithmetic shared by fitting and forecasting, so a date means the same
-//! weekday and the same point of the year in both. Date offsets saturate instead of
-//! panicking: a series near chrono's last representable date is not worth a crash.
+//! The yearly clock shared by fitting and forecasting, so a date means the same point
+//! of the year in both. Periods, weekdays and date offsets are `Frequency`'s.
 
-use chrono::{Datelike, Days, NaiveDate};
-
-/// Monday = 0 … Sunday = 6, the convention of `ItemProfile::weekday`.
-pub(crate) fn weekday(date: NaiveDate) -> usize {
-    date.weekday().num_days_from_monday() as usize
-}
-
-pub(crate) fn add_days(date: NaiveDate, days: usize) -> NaiveDate {
-    date.checked_add_days(Days::new(days as u64))
-        .unwrap_or(NaiveDate::MAX)
-}
-
-pub(crate) fn sub_days(date: NaiveDate, days: usize) -> NaiveDate {
-    date.checked_sub_days(Days::new(days as u64))
-        .unwrap_or(NaiveDate::MIN)
-}
+use chrono::{Datelike, NaiveDate};
 
 /// Days since 0001-01-01, the clock of the yearly Fourier terms.
 pub(crate) fn ordinal(date: NaiveDate) -> i64 {

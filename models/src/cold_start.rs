@@ -3,9 +3,9 @@
 //! has shown so far.
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{add_days, weekday};
 use crate::history::{History, Series, prepare};
 use crate::interval::Interval;
 use crate::kind::ModelKind;
@@ -41,9 +41,11 @@ impl ItemProfileBuilder {
     }
 
     /// Adds one key's observed days. A key with no observations adds nothing; one
-    /// without a sale on every weekday adds its level but not its shape.
+    /// without a sale on every weekday adds its level but not its shape. Weekly and
+    /// monthly series add their level only: their profile is flat.
     pub fn add(&mut self, history: &History) {
-        let first_weekday = weekday(history.start);
+        let daily = history.frequency == Frequency::Daily;
+        let first_weekday = history.frequency.position(history.start);
         let mut sums = [0.0; 7];
         let mut counts = [0usize; 7];
         for (t, &y) in history.sales.iter().enumerate() {
@@ -58,7 +60,7 @@ impl ItemProfileBuilder {
         }
         let level = sums.iter().sum::<f64>() / days as f64;
         self.levels.push(level);
-        if counts.contains(&0) || level <= 0.0 {
+        if !daily || counts.contains(&0) || level <= 0.0 {
             return;
         }
         // Mean of the weekday means, so a key observed on more Saturdays is not skewed.
@@ -103,11 +105,23 @@ pub(crate) struct ColdStartParams {
     pub level: f64,
 }
 
-pub(crate) fn project(params: &ColdStartParams, first: NaiveDate, horizon: usize) -> Vec<f64> {
-    let first_weekday = weekday(first);
+/// The level times the weekday shape, for daily series; the level alone otherwise.
+pub(crate) fn project(
+    params: &ColdStartParams,
+    first: NaiveDate,
+    frequency: Frequency,
+    horizon: usize,
+) -> Vec<f64> {
+    let daily = frequency == Frequency::Daily;
+    let first_weekday = if daily { frequency.position(first) } else { 0 };
     (0..horizon)
         .map(|step| {
-            let y = params.level * params.weekday[(first_weekday + step) % 7];
+            let shape = if daily {
+                params.weekday[(first_weekday + step) % 7]
+            } else {
+                1.0
+            };
+            let y = params.level * shape;
             if y.is_finite() { y.max(0.0) } else { 0.0 }
         })
         .collect()
@@ -153,7 +167,11 @@ pub fn train_cold_start(
     profile: Option<&ItemProfile>,
     options: &TrainOptions,
 ) -> Trained {
-    let weekday = shape(profile);
+    let weekday = if history.frequency == Frequency::Daily {
+        shape(profile)
+    } else {
+        [1.0; 7]
+    };
     let profile_level = profile
         .map(|p| p.level)
         .filter(|l| l.is_finite() && *l >= 0.0);
@@ -174,6 +192,7 @@ pub fn train_cold_start(
     let mut metrics = Metrics::default();
     let mut folds = Vec::new();
     let mut interval = Interval::poisson(level);
+    let season = series.frequency.season();
     if series.observed_days >= 7 {
         let window = options.horizon.min(series.len());
         let origin = series.len() - window;
@@ -182,15 +201,15 @@ pub fn train_cold_start(
             level: before.or(profile_level).or(own_level).unwrap_or(0.0),
             weekday,
         };
-        let first = add_days(series.start, origin);
-        let forecast = project(&scored, first, window);
+        let first = series.frequency.add(series.start, origin);
+        let forecast = project(&scored, first, series.frequency, window);
         let (actual, observed) = (&series.sales[origin..], &series.observed[origin..]);
         let sums = ErrorSums::of(actual, observed, &forecast);
-        let baseline = if origin >= 7 {
+        let baseline = if origin >= season {
             ErrorSums::of(
                 actual,
                 observed,
-                &naive::project(&series.sales[..origin], window),
+                &naive::project(&series.sales[..origin], season, window),
             )
             .accuracy()
         } else {
@@ -245,6 +264,7 @@ fn unobserved(history: &History, weekday: [f64; 7], level: f64, interval_level: 
             recent: Vec::new(),
             last_price,
             interval: Interval::poisson(interval_level),
+            frequency: history.frequency,
         },
         metrics: Metrics::default(),
         selection: Metrics::default(),

@@ -23,8 +23,22 @@ pub enum FitError {
     #[error("invalid training option: {0}")]
     InvalidOption(&'static str),
     #[error(
-        "observations arrive every {every} days, as weekly or monthly totals do: Herd \
-         forecasts daily series only (send one record per day, days without sales as 0)"
+        "observations arrive every {every} {unit}s, a coarser calendar than the \
+         {frequency} series Herd is set up for: set `frequency` to what the data is \
+         (daily, weekly or monthly) and send one record per period, periods without \
+         sales as 0"
     )]
-    NotDaily { every: usize },
+    NotPeriodic {
+        every: usize,
+        unit: &'static str,
+        frequency: herd_schemas::Frequency,
+    },
+    #[error(
+        "the model forecasts {model} periods but the history is {history}: train the key \
+         again on its {history} history"
+    )]
+    FrequencyMismatch {
+        model: herd_schemas::Frequency,
+        history: herd_schemas::Frequency,
+    },
 }

@@ -2,19 +2,22 @@
 //! ([`Series`]): gaps resolved once, here, so NaN never reaches a fitting routine.
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 
-use crate::calendar::add_days;
 use crate::error::FitError;
 
-/// A gap longer than this many consecutive days means the product was off the shelf:
+/// A gap longer than this many consecutive periods means the product was off the shelf:
 /// its history restarts after the gap instead of being bridged by invented sales.
 pub(crate) const MAX_FILLED_GAP: usize = 28;
 
-/// Dense daily history of one series, oldest first; all slices have equal length.
+/// Dense history of one series, one value per period of `frequency`, oldest first;
+/// all slices have equal length.
 #[derive(Clone, Copy, Debug)]
 pub struct History<'a> {
     /// Date of index 0.
     pub start: NaiveDate,
+    /// What one index is: a day, a week or a month.
+    pub frequency: Frequency,
     /// Units sold; NaN = no observation that day (a gap).
     pub sales: &'a [f32],
     /// NaN (or a non-positive value) = unknown price.
@@ -23,16 +26,24 @@ pub struct History<'a> {
     pub promo: &'a [u8],
 }
 
-/// Regular observations at least this many days apart are not a daily series.
-const MIN_PERIOD_DAYS: usize = 7;
+/// Regular gaps of at least this many periods (give or take the tolerance) mean the
+/// data is coarser than the frequency: monthly totals sent as days (28–31 apart) or
+/// as weeks (4–5 apart), quarterly totals sent as months.
+fn coarser(frequency: Frequency) -> (usize, usize) {
+    match frequency {
+        Frequency::Daily => (7, 3),
+        Frequency::Weekly => (4, 1),
+        Frequency::Monthly => (3, 1),
+    }
+}
 
 impl History<'_> {
-    /// Refuses a history whose observations are regularly a week or more apart
-    /// (weekly or monthly totals, read as days with long gaps between them): at least
-    /// three gaps between observed days, a median of seven days or more, and four in
-    /// five within three days of it. Sparse daily sales, missing on irregular days,
-    /// pass.
-    pub fn check_daily(&self) -> Result<(), FitError> {
+    /// Refuses a history whose observations are regularly several periods apart
+    /// (weekly or monthly totals read as days with long gaps between them): at least
+    /// three gaps between observed periods, a median of at least the frequency's
+    /// threshold, and four in five within its tolerance of the median. Sparse sales,
+    /// missing on irregular periods, pass.
+    pub fn check_frequency(&self) -> Result<(), FitError> {
         let observed: Vec<usize> = self
             .sales
             .iter()
@@ -46,9 +57,17 @@ impl History<'_> {
         }
         gaps.sort_unstable();
         let median = gaps[gaps.len() / 2];
-        let regular = gaps.iter().filter(|g| g.abs_diff(median) <= 3).count();
-        if median >= MIN_PERIOD_DAYS && regular * 5 >= gaps.len() * 4 {
-            return Err(FitError::NotDaily { every: median });
+        let (threshold, tolerance) = coarser(self.frequency);
+        let regular = gaps
+            .iter()
+            .filter(|g| g.abs_diff(median) <= tolerance)
+            .count();
+        if median >= threshold && regular * 5 >= gaps.len() * 4 {
+            return Err(FitError::NotPeriodic {
+                every: median,
+                unit: self.frequency.unit(),
+                frequency: self.frequency,
+            });
         }
         Ok(())
     }
@@ -56,8 +75,8 @@ impl History<'_> {
     /// The date of the last index (the day before `start` for an empty history).
     pub fn end(&self) -> NaiveDate {
         match self.sales.len() {
-            0 => crate::calendar::sub_days(self.start, 1),
-            n => add_days(self.start, n - 1),
+            0 => self.frequency.sub(self.start, 1),
+            n => self.frequency.add(self.start, n - 1),
         }
     }
 }
@@ -67,6 +86,7 @@ impl History<'_> {
 #[derive(Clone, Debug)]
 pub(crate) struct Series {
     pub start: NaiveDate,
+    pub frequency: Frequency,
     pub sales: Vec<f64>,
     /// Which days were observed; metrics only count these.
     pub observed: Vec<bool>,
@@ -85,7 +105,7 @@ impl Series {
 
     /// Date of the last (observed) day.
     pub fn end(&self) -> NaiveDate {
-        add_days(self.start, self.len().saturating_sub(1))
+        self.frequency.add(self.start, self.len().saturating_sub(1))
     }
 
     /// The last known price, 1.0 for an empty series.
@@ -143,13 +163,15 @@ pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
     let len = span.len();
     let mut sales = Vec::with_capacity(len);
     let mut observed = Vec::with_capacity(len);
+    let season = history.frequency.season();
     for (i, &v) in history.sales[span.clone()].iter().enumerate() {
         let seen = !v.is_nan();
-        // Same weekday last week keeps the weekly shape through a short gap.
+        // The same point of the last cycle (last week's weekday, last year's week or
+        // month) keeps the seasonal shape through a short gap.
         let value = if seen {
             f64::from(v)
-        } else if i >= 7 {
-            sales[i - 7]
+        } else if i >= season {
+            sales[i - season]
         } else {
             0.0
         };
@@ -159,7 +181,8 @@ pub(crate) fn prepare(history: &History) -> Result<Series, FitError> {
     let observed_days = observed.iter().filter(|&&seen| seen).count();
 
     Ok(Series {
-        start: add_days(history.start, first),
+        start: history.frequency.add(history.start, first),
+        frequency: history.frequency,
         sales,
         observed,
         price: fill_prices(&history.price[span.clone()]),
@@ -193,6 +216,14 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn not_daily(every: usize) -> FitError {
+        FitError::NotPeriodic {
+            every,
+            unit: "day",
+            frequency: Frequency::Daily,
+        }
+    }
+
     /// `days` days from 2020-01-01 with an observation on each of `observed`.
     fn check(days: usize, observed: impl IntoIterator<Item = usize>) -> Result<(), FitError> {
         let mut sales = vec![f32::NAN; days];
@@ -202,11 +233,12 @@ mod tests {
         let (price, promo) = (vec![f32::NAN; days], vec![0; days]);
         History {
             start: date("2020-01-01"),
+            frequency: Frequency::Daily,
             sales: &sales,
             price: &price,
             promo: &promo,
         }
-        .check_daily()
+        .check_frequency()
     }
 
     #[test]
@@ -214,7 +246,7 @@ mod tests {
         assert_eq!(check(400, 0..400), Ok(()));
         assert_eq!(
             check(400, (0..400).step_by(7)),
-            Err(FitError::NotDaily { every: 7 })
+            Err(not_daily(7))
         );
         // Month starts: 28 to 31 days apart.
         let months: Vec<usize> = (0..36)
@@ -226,7 +258,7 @@ mod tests {
                 .num_days() as usize
             })
             .collect();
-        assert_eq!(check(1100, months), Err(FitError::NotDaily { every: 31 }));
+        assert_eq!(check(1100, months), Err(not_daily(31)));
         // Intermittent daily sales recorded only on days with a sale: irregular.
         let sparse = [0, 3, 4, 12, 30, 31, 45, 52, 70, 71, 72, 90];
         assert_eq!(check(100, sparse), Ok(()));
@@ -244,6 +276,7 @@ mod tests {
         let promo = vec![3; sales.len()];
         let history = History {
             start: date("2024-01-01"),
+            frequency: Frequency::Daily,
             sales: &sales,
             price: &price,
             promo: &promo,
@@ -276,6 +309,7 @@ mod tests {
         let nan = [f32::NAN; 3];
         let h = History {
             start: d,
+            frequency: Frequency::Daily,
             sales: &nan,
             price: &nan,
             promo: &[0; 3],
@@ -283,6 +317,7 @@ mod tests {
         assert_eq!(prepare(&h).unwrap_err(), FitError::NoObservations);
         let h = History {
             start: d,
+            frequency: Frequency::Daily,
             sales: &[1.0],
             price: &[],
             promo: &[0],
@@ -291,6 +326,7 @@ mod tests {
         let inf = [f32::INFINITY];
         let h = History {
             start: d,
+            frequency: Frequency::Daily,
             sales: &inf,
             price: &[1.0],
             promo: &[0],

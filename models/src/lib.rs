@@ -37,6 +37,7 @@ pub use codec::DecodeError;
 pub use cold_start::{ItemProfile, ItemProfileBuilder, train_cold_start};
 pub use error::FitError;
 pub use features::FeatureSet;
+pub use herd_schemas::Frequency;
 pub use forecast::{Forecast, Future};
 pub use history::History;
 pub use kind::ModelKind;

@@ -2,9 +2,9 @@
 //! the data it was fit on — the unit the registry stores and the scorer caches.
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::add_days;
 use crate::cold_start::{self, ColdStartParams};
 use crate::error::FitError;
 use crate::ets::{self, EtsParams};
@@ -40,28 +40,29 @@ impl Params {
         }
     }
 
-    /// Mean path of `horizon` days from `first`, after the sales in `recent`.
+    /// Mean path of `horizon` periods from `first`, after the sales in `recent`.
     pub fn project(
         &self,
         recent: &[f64],
         first: NaiveDate,
+        frequency: Frequency,
         covariates: &Covariates,
         horizon: usize,
     ) -> Vec<f64> {
         match self {
-            Params::SeasonalNaive => naive::project(recent, horizon),
-            Params::Ridge(p) => ridge::project(p, recent, first, covariates, horizon),
-            Params::Ets(p) => ets::project(p, first, horizon),
+            Params::SeasonalNaive => naive::project(recent, frequency.season(), horizon),
+            Params::Ridge(p) => ridge::project(p, recent, first, frequency, covariates, horizon),
+            Params::Ets(p) => ets::project(p, first, frequency, horizon),
             Params::Tsb(p) => tsb::project(p, horizon),
-            Params::ColdStart(p) => cold_start::project(p, first, horizon),
+            Params::ColdStart(p) => cold_start::project(p, first, frequency, horizon),
         }
     }
 }
 
-/// Days of recent sales a kind reads when it forecasts (its lags).
-pub(crate) fn recent_days(kind: ModelKind) -> usize {
+/// Periods of recent sales a kind reads when it forecasts (its lags).
+pub(crate) fn recent_days(kind: ModelKind, frequency: Frequency) -> usize {
     match kind {
-        ModelKind::SeasonalNaive => 7,
+        ModelKind::SeasonalNaive => frequency.season(),
         ModelKind::Ridge => MAX_LAG,
         ModelKind::Ets | ModelKind::Tsb | ModelKind::ColdStart => 0,
     }
@@ -70,8 +71,12 @@ pub(crate) fn recent_days(kind: ModelKind) -> usize {
 /// A fitted model, self-contained for forecasting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
-    /// Last date of the data it was fit on; forecasts start the day after.
+    /// Last date of the data it was fit on; forecasts start the period after.
     pub(crate) last_date: NaiveDate,
+    /// What one step is: a day, a week or a month (daily for models stored before
+    /// series had a frequency).
+    #[serde(default, skip_serializing_if = "is_daily")]
+    pub(crate) frequency: Frequency,
     pub(crate) params: Params,
     /// The last `recent_days(kind)` sales up to `last_date`, gaps filled.
     pub(crate) recent: Vec<f64>,
@@ -82,9 +87,10 @@ pub struct Model {
 
 impl Model {
     pub(crate) fn new(params: Params, series: &Series, interval: Interval) -> Model {
-        let keep = recent_days(params.kind()).min(series.len());
+        let keep = recent_days(params.kind(), series.frequency).min(series.len());
         Model {
             last_date: series.end(),
+            frequency: series.frequency,
             recent: series.sales[series.len() - keep..].to_vec(),
             last_price: series.last_price(),
             params,
@@ -98,6 +104,11 @@ impl Model {
 
     pub fn last_date(&self) -> NaiveDate {
         self.last_date
+    }
+
+    /// The calendar its steps follow.
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
     }
 
     /// Forecast `horizon` days after `last_date()`. `future` optionally plans price and
@@ -119,8 +130,14 @@ impl Model {
         horizon: usize,
         future: Option<&Future>,
     ) -> Result<Forecast, FitError> {
+        if history.frequency != self.frequency {
+            return Err(FitError::FrequencyMismatch {
+                model: self.frequency,
+                history: history.frequency,
+            });
+        }
         let series = prepare(history)?;
-        let needed = recent_days(self.kind());
+        let needed = recent_days(self.kind(), self.frequency);
         if series.len() < needed {
             return Err(FitError::TooShort {
                 days: series.len(),
@@ -130,7 +147,12 @@ impl Model {
         let params = match &self.params {
             Params::SeasonalNaive => Params::SeasonalNaive,
             Params::Ridge(p) => Params::Ridge(p.clone()),
-            Params::Ets(p) => Params::Ets(ets::refilter(p, &series.sales, series.start)?),
+            Params::Ets(p) => Params::Ets(ets::refilter(
+                p,
+                &series.sales,
+                series.start,
+                series.frequency,
+            )?),
             Params::Tsb(p) => Params::Tsb(tsb::refilter(p, &series.sales)?),
             Params::ColdStart(p) => Params::ColdStart(cold_start::refresh(p, &series)),
         };
@@ -142,9 +164,11 @@ impl Model {
     /// first `skip` are dropped; `future` starts after the skipped days.
     fn forecast_after(&self, skip: usize, horizon: usize, future: Option<&Future>) -> Forecast {
         let steps = skip.saturating_add(horizon);
-        let first = add_days(self.last_date, 1);
+        let first = self.frequency.add(self.last_date, 1);
         let covariates = Covariates::resolve(future, self.last_price, skip, steps);
-        let mut mean = self.params.project(&self.recent, first, &covariates, steps);
+        let mut mean =
+            self.params
+                .project(&self.recent, first, self.frequency, &covariates, steps);
         mean.resize(steps, 0.0);
         for v in &mut mean {
             *v = if v.is_finite() { v.max(0.0) } else { 0.0 };
@@ -154,7 +178,7 @@ impl Model {
             path.drain(..skip.min(path.len()));
         }
         Forecast {
-            start: add_days(first, skip),
+            start: self.frequency.add(first, skip),
             mean,
             lower,
             upper,
@@ -177,10 +201,11 @@ impl Model {
     /// forecasts at all forecasts sensible numbers. The message names the bad part.
     pub(crate) fn check(&self) -> Result<(), String> {
         let finite = |values: &[f64]| values.iter().all(|v| v.is_finite());
-        if self.recent.len() < recent_days(self.kind()) || !finite(&self.recent) {
+        let recent = recent_days(self.kind(), self.frequency);
+        if self.recent.len() < recent || !finite(&self.recent) {
             return Err(format!(
                 "recent sales must be {} finite values, found {}",
-                recent_days(self.kind()),
+                recent,
                 self.recent.len()
             ));
         }
@@ -197,6 +222,7 @@ impl Model {
             }
             Params::Ets(p) => {
                 finite(&[p.alpha, p.beta, p.gamma, p.level, p.trend])
+                    && p.season.len() == self.frequency.season()
                     && finite(&p.season)
                     && (0.0..=1.0).contains(&p.phi)
             }
@@ -212,6 +238,10 @@ impl Model {
             ))
         }
     }
+}
+
+fn is_daily(frequency: &Frequency) -> bool {
+    *frequency == Frequency::Daily
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub fn holdout_accuracy(model: &Model, history: &History, horizon: usize) -> Res
     let (price, promo) = (&history.price[..days], &history.promo[..days]);
     let before = History {
         start: history.start,
+        frequency: history.frequency,
         sales: &history.sales[..origin],
         price: &price[..origin],
         promo: &promo[..origin],
@@ -84,6 +85,7 @@ mod tests {
         ));
         let empty = History {
             start: data.history().start,
+            frequency: herd_schemas::Frequency::Daily,
             sales: &[f32::NAN; 40],
             price: &[1.0; 40],
             promo: &[0; 40],

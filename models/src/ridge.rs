@@ -2,9 +2,10 @@
 //! form and forecast recursively (later steps read earlier forecasts as their lags).
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{ordinal, weekday};
+use crate::calendar::ordinal;
 use crate::error::FitError;
 use crate::features::{FeatureSet, MAX_DENSE, MAX_LAG, dense_row, weekday_column};
 use crate::forecast::Covariates;
@@ -50,8 +51,7 @@ pub(crate) fn fit_prefixes(
 
     let q = features.dense_len();
     let mut gram = Gram::new(q);
-    let first_weekday = weekday(series.start);
-    let first_ordinal = ordinal(series.start);
+    let clock = Clock::new(series.frequency, series.start);
     let mut dense = [0.0; MAX_DENSE];
     let mut z = [0.0; MAX_DENSE + 1];
     let rows = series
@@ -89,14 +89,14 @@ pub(crate) fn fit_prefixes(
         dense_row(
             features,
             lags,
-            first_ordinal + t as i64,
+            clock.ordinal(t),
             price,
             promo,
             &mut dense,
         );
         z[..q].copy_from_slice(&dense[..q]);
         z[q] = target;
-        gram.add(&z, (first_weekday + t) % 7);
+        gram.add(&z, clock.weekday(t));
     }
     results
 }
@@ -107,6 +107,7 @@ pub(crate) fn project(
     params: &RidgeParams,
     recent: &[f64],
     first: NaiveDate,
+    frequency: Frequency,
     covariates: &Covariates,
     horizon: usize,
 ) -> Vec<f64> {
@@ -117,8 +118,7 @@ pub(crate) fn project(
     path.resize(MAX_LAG - kept, 0.0);
     path.extend_from_slice(&recent[recent.len() - kept..]);
 
-    let first_weekday = weekday(first);
-    let first_ordinal = ordinal(first);
+    let clock = Clock::new(frequency, first);
     let fallback_price = covariates.price.last().copied().unwrap_or(1.0);
     let mut dense = [0.0; MAX_DENSE];
     for step in 0..horizon {
@@ -130,7 +130,7 @@ pub(crate) fn project(
         dense_row(
             features,
             lags,
-            first_ordinal + step as i64,
+            clock.ordinal(step),
             price,
             promo,
             &mut dense,
@@ -141,7 +141,7 @@ pub(crate) fn project(
                 .zip(&params.coef)
                 .map(|(x, w)| x * w)
                 .sum::<f64>();
-        if let Some(w) = weekday_column(features, (first_weekday + step) % 7)
+        if let Some(w) = weekday_column(features, clock.weekday(step))
             .and_then(|column| params.coef.get(column))
         {
             y += w;
@@ -154,6 +154,42 @@ pub(crate) fn project(
     }
     path.drain(..MAX_LAG);
     path
+}
+
+/// The calendar of row `t` after `start`: the day ordinal of its date (for the yearly
+/// terms) and its weekday dummy, which only daily series have (Monday, the reference
+/// level, for the others).
+struct Clock {
+    frequency: Frequency,
+    start: NaiveDate,
+    first_ordinal: i64,
+    first_weekday: usize,
+}
+
+impl Clock {
+    fn new(frequency: Frequency, start: NaiveDate) -> Self {
+        Clock {
+            frequency,
+            start,
+            first_ordinal: ordinal(start),
+            first_weekday: Frequency::Daily.position(start),
+        }
+    }
+
+    fn ordinal(&self, t: usize) -> i64 {
+        match self.frequency {
+            Frequency::Daily => self.first_ordinal + t as i64,
+            Frequency::Weekly => self.first_ordinal + 7 * t as i64,
+            Frequency::Monthly => ordinal(self.frequency.add(self.start, t)),
+        }
+    }
+
+    fn weekday(&self, t: usize) -> usize {
+        match self.frequency {
+            Frequency::Daily => (self.first_weekday + t) % 7,
+            Frequency::Weekly | Frequency::Monthly => 0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +205,7 @@ mod tests {
         let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(); // a Monday
         prepare(&History {
             start,
+            frequency: Frequency::Daily,
             sales,
             price: &price,
             promo: &promo,
@@ -188,7 +225,7 @@ mod tests {
                 .unwrap();
             let cov = Covariates::recorded(&s.price[train_end..], &s.promo[train_end..]);
             let first = s.start + chrono::Days::new(train_end as u64);
-            let forecast = project(&fit, &s.sales[..train_end], first, &cov, 28);
+            let forecast = project(&fit, &s.sales[..train_end], first, Frequency::Daily, &cov, 28);
             for (got, want) in forecast.iter().zip(&s.sales[train_end..]) {
                 assert!((got - want).abs() < 0.05, "{features:?}: {got} vs {want}");
             }
@@ -219,7 +256,7 @@ mod tests {
             coef,
         };
         let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
-        let path = project(&params, &[1.0; 5], first, &Covariates::default(), 2000);
+        let path = project(&params, &[1.0; 5], first, Frequency::Daily, &Covariates::default(), 2000);
         assert!(path.iter().all(|v| v.is_finite() && *v >= 0.0));
     }
 }

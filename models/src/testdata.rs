@@ -2,12 +2,14 @@
 //! [`History`] on demand.
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 
 use crate::history::History;
 
 /// Sales, prices and promotions of one test series.
 pub(crate) struct Owned {
     pub start: NaiveDate,
+    pub frequency: Frequency,
     pub sales: Vec<f32>,
     pub price: Vec<f32>,
     pub promo: Vec<u8>,
@@ -18,6 +20,7 @@ impl Owned {
         let n = sales.len();
         Owned {
             start: monday(),
+            frequency: Frequency::Daily,
             sales,
             price: vec![2.0; n],
             promo: vec![0; n],
@@ -27,6 +30,7 @@ impl Owned {
     pub fn history(&self) -> History<'_> {
         History {
             start: self.start,
+            frequency: self.frequency,
             sales: &self.sales,
             price: &self.price,
             promo: &self.promo,
@@ -38,6 +42,7 @@ impl Owned {
         let days = days.min(self.sales.len());
         History {
             start: self.start,
+            frequency: self.frequency,
             sales: &self.sales[..days],
             price: &self.price[..days],
             promo: &self.promo[..days],

@@ -6,7 +6,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::backtest::{self, Backtest, Folds};
-use crate::calendar::add_days;
 use crate::error::FitError;
 use crate::history::{History, prepare};
 use crate::interval::Interval;
@@ -85,7 +84,7 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
                 .zip(&run.errors)
                 .zip(&baseline.errors)
                 .map(|((k, sums), base)| FoldScore {
-                    origin: add_days(series.start, folds.origin(k)),
+                    origin: series.frequency.add(series.start, folds.origin(k)),
                     model: run.kind,
                     metrics: Metrics {
                         baseline_accuracy: base.accuracy(),
@@ -150,6 +149,85 @@ mod tests {
         for v in [m.mae, m.rmse, m.wape, m.accuracy, m.baseline_accuracy] {
             assert!(v.is_finite());
         }
+    }
+
+    #[test]
+    fn weekly_and_monthly_series_train_and_forecast_on_their_own_calendar() {
+        use crate::history::History;
+        use herd_schemas::Frequency;
+        let cases = [
+            (Frequency::Monthly, "2005-01-01", 12),
+            (Frequency::Weekly, "2016-01-04", 13),
+        ];
+        for (frequency, start, horizon) in cases {
+            let season = frequency.season();
+            let start = NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap();
+            let n = 10 * season;
+            let mut rng = crate::testdata::Rng::new(3);
+            let sales: Vec<f32> = (0..n)
+                .map(|t| {
+                    let angle = std::f64::consts::TAU * (t % season) as f64 / season as f64;
+                    (200.0 + 60.0 * angle.sin() + 0.3 * t as f64 + 8.0 * rng.uniform()) as f32
+                })
+                .collect();
+            let (price, promo) = (vec![2.0; n], vec![0; n]);
+            let history = History {
+                start,
+                frequency,
+                sales: &sales,
+                price: &price,
+                promo: &promo,
+            };
+            history.check_frequency().unwrap();
+            let options = TrainOptions {
+                horizon,
+                ..TrainOptions::default()
+            };
+            let trained = train(&history, &options).unwrap();
+            assert_sane(&trained, horizon);
+            assert!(trained.metrics.accuracy > 0.9, "{frequency}: {:?}", trained.metrics);
+            // The last cycle repeated is the baseline, and the yearly shape is learnt.
+            assert!(trained.metrics.baseline_accuracy > 0.85, "{frequency}");
+            let model = trained.model;
+            assert_eq!(model.frequency(), frequency);
+            assert_eq!(model.last_date(), frequency.add(start, n - 1));
+            let f = model.forecast(horizon, None);
+            assert_eq!(f.start, frequency.add(start, n));
+            assert!(frequency.check(f.start).is_ok(), "{frequency}: {}", f.start);
+            // Next year's peak where this year's was.
+            let peak = |values: &[f64]| {
+                (0..values.len())
+                    .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+                    .unwrap()
+            };
+            let expected = (0..horizon)
+                .max_by_key(|step| {
+                    let angle = std::f64::consts::TAU * ((n + step) % season) as f64
+                        / season as f64;
+                    (angle.sin() * 1e6) as i64
+                })
+                .unwrap();
+            assert!(peak(&f.mean).abs_diff(expected) <= 1, "{frequency}: {:?}", f.mean);
+            // The stored form keeps the calendar; a daily model's bytes do not change.
+            let again = Model::from_bytes(&model.to_bytes()).unwrap();
+            assert_eq!(again, model);
+            assert!(
+                String::from_utf8(model.to_bytes())
+                    .unwrap()
+                    .contains(&format!("\"frequency\":\"{frequency}\""))
+            );
+            // A history of another calendar is refused, not misread.
+            let daily = History {
+                frequency: Frequency::Daily,
+                ..history
+            };
+            assert!(matches!(
+                model.forecast_from(&daily, 3, None),
+                Err(FitError::FrequencyMismatch { .. })
+            ));
+        }
+        let daily = train(&weekly(200).history(), &TrainOptions::default()).unwrap();
+        assert!(!String::from_utf8(daily.model.to_bytes()).unwrap().contains("frequency"));
     }
 
     #[test]

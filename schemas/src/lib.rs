@@ -5,6 +5,7 @@
 pub mod dlq;
 mod error;
 mod event;
+mod frequency;
 mod json;
 mod key;
 mod record;
@@ -13,6 +14,7 @@ mod value;
 
 pub use error::{Field, RecordError, Rule};
 pub use event::{ModelEvent, ModelEventKind};
+pub use frequency::{Frequency, OffGrid};
 pub use json::ParsedRecord;
 pub use key::{KeyError, MAX_ID_LEN, SeriesId, SeriesKey};
 pub use record::{RawRecord, SalesRecord};
