@@ -130,6 +130,7 @@ async fn bench(
         archive_writer: "archive".to_owned(),
         horizon: settings_run.model.horizon,
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
         fallback: settings.promote.fallback.clone(),
         cache_bytes: (settings.score.model_cache_mb * 1024.0 * 1024.0) as usize,
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),

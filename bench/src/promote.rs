@@ -89,6 +89,7 @@ fn drop_last_days(history: &DenseHistory, days: usize) -> DenseHistory {
     let keep = history.sales.len().saturating_sub(days);
     DenseHistory {
         start: history.start,
+        frequency: history.frequency,
         sales: history.sales[..keep].to_vec(),
         price: history.price[..keep].to_vec(),
         promo: history.promo[..keep].to_vec(),

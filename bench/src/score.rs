@@ -53,6 +53,7 @@ async fn bench(
         as_of: None,
         horizon: run.model.horizon,
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
         tags: Vec::new(),
         fallback: settings.promote.fallback.clone(),
     };
@@ -83,6 +84,7 @@ pub async fn train_and_promote(
         margin: 0.0,
         run_id: "bench".into(),
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
     };
     let promoted = Promoter::open(root, root, options)
         .await?

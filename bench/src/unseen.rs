@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use herd_history::DenseHistory;
 use herd_models::{FoldScore, Future, Model, accuracy};
 use herd_registry::NewModel;
@@ -34,12 +34,13 @@ pub fn hold_back(
             let cut = h.sales.len() - horizon;
             let seen = DenseHistory {
                 start: h.start,
+                frequency: h.frequency,
                 sales: h.sales[..cut].to_vec(),
                 price: h.price[..cut].to_vec(),
                 promo: h.promo[..cut].to_vec(),
             };
             let held = HeldBack {
-                first: h.start + Days::new(cut as u64),
+                first: h.frequency.add(h.start, cut),
                 sales: h.sales[cut..].to_vec(),
                 price: h.price[cut..].to_vec(),
                 promo: h.promo[cut..].to_vec(),
@@ -120,7 +121,11 @@ fn score(model: &NewModel, held: &HeldBack) -> Option<Scored> {
     let fitted = Model::from_bytes(bytes).ok()?;
     // The model's data may end before the cut (days without a sale at its end): it
     // forecasts from its own last day, and the days up to the cut are dropped.
-    let skip = (held.first - fitted.last_date()).num_days().max(1) as usize - 1;
+    let skip = fitted
+        .frequency()
+        .between(fitted.last_date(), held.first)
+        .max(1) as usize
+        - 1;
     let steps = skip + held.sales.len();
     let mut price = vec![f32::NAN; skip];
     price.extend(&held.price);

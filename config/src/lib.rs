@@ -25,6 +25,9 @@ pub struct Settings {
     pub bootstrap_servers: String,
     /// Where the Delta tables live: a directory, or an object-store URL.
     pub lake_root: String,
+    /// How often the series are observed: `daily`, `weekly` (records dated by the
+    /// Monday that starts their week) or `monthly` (dated by the first of the month).
+    pub frequency: herd_schemas::Frequency,
     pub topics: TopicSettings,
     pub log: LogSettings,
     pub archive: ArchiveSettings,
@@ -373,6 +376,7 @@ impl Default for Settings {
         Self {
             bootstrap_servers: KafkaOptions::default().bootstrap_servers,
             lake_root: "./data/lake".to_owned(),
+            frequency: herd_schemas::Frequency::Daily,
             topics: TopicSettings::default(),
             log: LogSettings::default(),
             archive: ArchiveSettings::default(),
@@ -413,9 +417,10 @@ pub const DEFAULT_FILE: &str = "herd.toml";
 
 /// Keys of [`Settings`] that `HERD_*` variables may set; others (such as the broker
 /// script's `HERD_KAFKA_PORT`) are not Herd settings and are left alone.
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 11] = [
     "bootstrap_servers",
     "lake_root",
+    "frequency",
     "topics",
     "log",
     "archive",

@@ -106,6 +106,7 @@ pub fn promote_options(
         margin,
         run_id,
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
     })
 }
 

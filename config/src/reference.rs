@@ -17,6 +17,10 @@ pub const HELP: &[(&str, &str)] = &[
         "Where the Delta tables live: a directory, or an object-store URL.",
     ),
     (
+        "frequency",
+        "How often each series is observed: `daily`, `weekly` (records dated by the Monday that starts their week) or `monthly` (dated by the first day of their month). Windows, horizons, folds and forecasts count in these periods; records off this calendar go to the dead-letter topic.",
+    ),
+    (
         "topics.partitions",
         "Partitions of each topic `herd topics create` creates.",
     ),
@@ -54,10 +58,13 @@ pub const HELP: &[(&str, &str)] = &[
         "Records deleted (retention) before they were archived: `fail` (stop) or `skip` (warn and go on).",
     ),
     ("train.group", "Consumer group of the continuous trainer."),
-    ("train.window_days", "Days of history kept per key."),
+    (
+        "train.window_days",
+        "Periods of history kept per key (days for daily series, weeks or months otherwise).",
+    ),
     (
         "train.horizon",
-        "Days forecast, and the length of each backtest fold.",
+        "Periods forecast (days for daily series), and the length of each backtest fold.",
     ),
     (
         "train.folds",

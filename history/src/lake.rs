@@ -30,7 +30,7 @@ pub async fn load(
     read(
         windows,
         sales,
-        WindowLoader::new(windows.capacity(), partitions),
+        WindowLoader::new(windows.capacity(), partitions).frequency(windows.frequency()),
     )
     .await
 }
@@ -44,7 +44,9 @@ pub async fn load_before(
     limits: &HashMap<i32, i64>,
 ) -> Result<LoadSummary> {
     let partitions: HashSet<i32> = limits.keys().copied().collect();
-    let loader = WindowLoader::new(windows.capacity(), Some(&partitions)).before(limits);
+    let loader = WindowLoader::new(windows.capacity(), Some(&partitions))
+        .before(limits)
+        .frequency(windows.frequency());
     read(windows, sales, loader).await
 }
 

@@ -8,7 +8,7 @@ use herd_lake::ReadColumns;
 use herd_lake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use herd_lake::arrow::compute::cast;
 use herd_lake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
-use herd_schemas::{SeriesId, SeriesKey};
+use herd_schemas::{Frequency, SeriesId, SeriesKey};
 
 use crate::error::{HistoryError, Result};
 use crate::window::{Insert, Window};
@@ -38,6 +38,7 @@ fn pack(partition: i32, offset: i64) -> Option<u64> {
 /// read in; otherwise the later one given.
 pub struct WindowLoader<'a> {
     capacity: usize,
+    frequency: Frequency,
     partitions: Option<&'a HashSet<i32>>,
     /// Per partition, the first offset not kept (rows need `kafka_offset`).
     before: Option<&'a HashMap<i32, i64>>,
@@ -144,6 +145,7 @@ impl<'a> WindowLoader<'a> {
     pub fn new(capacity: usize, partitions: Option<&'a HashSet<i32>>) -> Self {
         Self {
             capacity,
+            frequency: Frequency::Daily,
             partitions,
             before: None,
             by_name: HashMap::new(),
@@ -161,6 +163,13 @@ impl<'a> WindowLoader<'a> {
     /// partition's limit: the history as it stood at those offsets.
     pub fn before(mut self, limits: &'a HashMap<i32, i64>) -> Self {
         self.before = Some(limits);
+        self
+    }
+
+    /// Windows of `frequency`'s periods: each row's date counts in the period that
+    /// holds it.
+    pub fn frequency(mut self, frequency: Frequency) -> Self {
+        self.frequency = frequency;
         self
     }
 
@@ -284,7 +293,10 @@ impl<'a> WindowLoader<'a> {
             (dates.values(), sales.values(), prices.values());
         for (index, row) in rows {
             let (index, row) = (index as usize, row as usize);
-            let day = day_values[row];
+            let day = match self.frequency {
+                Frequency::Daily => day_values[row],
+                other => other.period_of(Frequency::Daily.date_of(day_values[row])),
+            };
             let position = match positions {
                 Some((partitions, offsets)) => {
                     let (partition, offset) = (partitions.values()[row], offsets.values()[row]);
@@ -348,7 +360,7 @@ impl<'a> WindowLoader<'a> {
         self.keys.push((
             key,
             KeyWindow {
-                window: Window::new(self.capacity),
+                window: Window::of(self.capacity, self.frequency),
                 partition,
                 new_days: 0,
                 trained_through: None,

@@ -7,16 +7,20 @@
 //! dropped and counted by the caller.
 
 use chrono::NaiveDate;
+use herd_models::Frequency;
 
-/// Days since 1970-01-01, the unit every window works in.
+/// A period's index on its frequency's clock (`Frequency::period_of`): for daily
+/// series, days since 1970-01-01.
 pub type Day = i32;
 
+/// Days since 1970-01-01.
 pub fn day_of(date: NaiveDate) -> Day {
-    (date - NaiveDate::default()).num_days() as Day
+    Frequency::Daily.period_of(date)
 }
 
+/// The date of a day index.
 pub fn date_of(day: Day) -> NaiveDate {
-    NaiveDate::default() + chrono::Days::new(day.max(0) as u64)
+    Frequency::Daily.date_of(day.max(0))
 }
 
 /// What inserting one observation did.
@@ -43,6 +47,8 @@ pub struct Window {
     promo: Box<[u64]>,
     /// Observed days currently held.
     observed: u32,
+    /// What one slot is: a day, a week or a month.
+    frequency: Frequency,
 }
 
 /// The dense slices a model trains on, oldest first, from the first observed day to
@@ -50,6 +56,7 @@ pub struct Window {
 #[derive(Debug, Clone, Default)]
 pub struct DenseHistory {
     pub start: NaiveDate,
+    pub frequency: Frequency,
     pub sales: Vec<f32>,
     pub price: Vec<f32>,
     pub promo: Vec<u8>,
@@ -60,6 +67,7 @@ impl DenseHistory {
     pub fn view(&self) -> herd_models::History<'_> {
         herd_models::History {
             start: self.start,
+            frequency: self.frequency,
             sales: &self.sales,
             price: &self.price,
             promo: &self.promo,
@@ -70,6 +78,11 @@ impl DenseHistory {
 impl Window {
     /// An empty window of `capacity` days (at least 1).
     pub fn new(capacity: usize) -> Self {
+        Self::of(capacity, Frequency::Daily)
+    }
+
+    /// An empty window of `capacity` periods of `frequency` (at least 1).
+    pub fn of(capacity: usize, frequency: Frequency) -> Self {
         let capacity = capacity.max(1);
         Self {
             end: Day::MIN,
@@ -77,7 +90,17 @@ impl Window {
             price: vec![f32::NAN; capacity].into_boxed_slice(),
             promo: vec![0; capacity.div_ceil(64)].into_boxed_slice(),
             observed: 0,
+            frequency,
         }
+    }
+
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
+    }
+
+    /// The index of `date`'s period in this window's clock.
+    pub fn period_of(&self, date: NaiveDate) -> Day {
+        self.frequency.period_of(date)
     }
 
     pub fn capacity(&self) -> usize {
@@ -91,7 +114,7 @@ impl Window {
 
     /// The latest day seen, if any.
     pub fn last_day(&self) -> Option<NaiveDate> {
-        (self.observed > 0).then(|| date_of(self.end))
+        (self.observed > 0).then(|| self.frequency.date_of(self.end))
     }
 
     /// Bytes this window holds on the heap and inline.
@@ -114,7 +137,8 @@ impl Window {
 
     /// The sales held for `date`, when the window holds an observation of it.
     pub fn sales_on(&self, date: NaiveDate) -> Option<f32> {
-        self.held_slot(day_of(date)).map(|slot| self.sales[slot])
+        self.held_slot(self.period_of(date))
+            .map(|slot| self.sales[slot])
     }
 
     fn slot(&self, day: Day) -> usize {
@@ -204,7 +228,8 @@ impl Window {
             .unwrap_or(self.end);
         let days = (self.end - first + 1) as usize;
         let mut history = DenseHistory {
-            start: date_of(first),
+            start: self.frequency.date_of(first),
+            frequency: self.frequency,
             sales: Vec::with_capacity(days),
             price: Vec::with_capacity(days),
             promo: Vec::with_capacity(days),

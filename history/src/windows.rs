@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::RefMut;
-use herd_schemas::{SalesRecord, SeriesKey};
+use herd_schemas::{Frequency, SalesRecord, SeriesKey};
 
-use crate::window::{Insert, Window, day_of};
+use crate::window::{Insert, Window};
 
 /// A key's window and what the trigger needs to know about it.
 #[derive(Debug, Clone)]
@@ -41,6 +41,7 @@ impl KeyWindow {
 pub struct Windows {
     map: DashMap<SeriesKey, KeyWindow>,
     capacity: usize,
+    frequency: Frequency,
     too_old: AtomicU64,
     replaced: AtomicU64,
 }
@@ -84,9 +85,15 @@ pub struct WindowCounts {
 impl Windows {
     /// A store whose windows hold `capacity` days each.
     pub fn new(capacity: usize) -> Self {
+        Self::of(capacity, Frequency::Daily)
+    }
+
+    /// A store whose windows hold `capacity` periods of `frequency` each.
+    pub fn of(capacity: usize, frequency: Frequency) -> Self {
         Self {
             map: DashMap::new(),
             capacity: capacity.max(1),
+            frequency,
             too_old: AtomicU64::new(0),
             replaced: AtomicU64::new(0),
         }
@@ -94,6 +101,11 @@ impl Windows {
 
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// What one slot of every window is.
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
     }
 
     pub fn map(&self) -> &DashMap<SeriesKey, KeyWindow> {
@@ -140,7 +152,7 @@ impl Windows {
             Entry::Vacant(entry) => {
                 let through = trained_through(entry.key());
                 entry.insert(KeyWindow {
-                    window: Window::new(self.capacity),
+                    window: Window::of(self.capacity, self.frequency),
                     partition,
                     new_days: 0,
                     trained_through: through,
@@ -149,7 +161,7 @@ impl Windows {
         };
         entry.partition = partition;
         let outcome = entry.window.insert(
-            day_of(record.date),
+            self.frequency.period_of(record.date),
             record.sales as f32,
             record.price.map(|p| p as f32),
             record.promo.unwrap_or(false),

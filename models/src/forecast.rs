@@ -1,6 +1,7 @@
 //! What a forecast is given (planned prices and promotions) and what it returns.
 
 use chrono::NaiveDate;
+use herd_schemas::Frequency;
 use serde::Serialize;
 
 /// Planned price and promotion per future day, from the first forecast day on (a
@@ -18,9 +19,24 @@ pub struct Future<'a> {
 pub struct Forecast {
     /// First target date.
     pub start: NaiveDate,
+    /// The calendar of its steps.
+    #[serde(skip)]
+    pub frequency: Frequency,
     pub mean: Vec<f64>,
     pub lower: Vec<f64>,
     pub upper: Vec<f64>,
+}
+
+impl Forecast {
+    /// The date of step `step` (0 = the first).
+    pub fn date(&self, step: usize) -> NaiveDate {
+        self.frequency.add(self.start, step)
+    }
+
+    /// The period before the first step: the last one the forecast knew of.
+    pub fn as_of(&self) -> NaiveDate {
+        self.frequency.sub(self.start, 1)
+    }
 }
 
 /// Price and promotion for each forecast step, resolved against the defaults.

@@ -179,6 +179,7 @@ impl Model {
         }
         Forecast {
             start: self.frequency.add(first, skip),
+            frequency: self.frequency,
             mean,
             lower,
             upper,

@@ -22,7 +22,7 @@ use herd_registry::{
     ProductionAction, ProductionEntry, ProductionRegistry, PromotionRule, RegistryError, Verdict,
     artifact_path, read_artifact, write_artifact,
 };
-use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
+use herd_schemas::{Frequency, ModelEvent, ModelEventKind, SeriesKey};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -43,6 +43,8 @@ pub struct PromoteOptions {
     pub run_id: String,
     /// Days of sales read per key to re-score a champion.
     pub window_days: usize,
+    /// What one period of a window is.
+    pub frequency: herd_schemas::Frequency,
 }
 
 /// What a pass (or several) decided.
@@ -384,7 +386,7 @@ impl Promoter {
                 j.outcome = Outcome::Defer("the key has no sales in the lake yet".into());
                 continue;
             };
-            let Some(days) = days_through(history.start, history.sales.len(), end) else {
+            let Some(days) = days_through(history.frequency, history.start, history.sales.len(), end) else {
                 j.outcome = Outcome::Defer(format!(
                     "the lake's sales of the key do not reach {end} yet, the holdout's last day"
                 ));
@@ -392,6 +394,7 @@ impl Promoter {
             };
             let holdout = History {
                 start: history.start,
+                frequency: history.frequency,
                 sales: &history.sales[..days],
                 price: &history.price[..days],
                 promo: &history.promo[..days],
@@ -426,7 +429,7 @@ impl Promoter {
         let Some(sales) = tables::open_existing(&self.lake, &tables::sales()).await? else {
             return Ok(None);
         };
-        let windows = Windows::new(self.options.window_days);
+        let windows = Windows::of(self.options.window_days, self.options.frequency);
         let loaded = herd_history::load(&windows, &sales, None).await?;
         info!(
             keys = loaded.keys,
@@ -539,10 +542,15 @@ pub(crate) fn decision_of(entry: &ProductionEntry, options: &PromoteOptions) -> 
     }
 }
 
-/// How many days of a history starting at `start` (with `len` days) run through
-/// `end`; `None` when it ends before `end` or starts after it.
-fn days_through(start: NaiveDate, len: usize, end: NaiveDate) -> Option<usize> {
-    let days = usize::try_from((end - start).num_days() + 1).ok()?;
+/// How many periods of a history starting at `start` (with `len` periods) run
+/// through `end`; `None` when it ends before `end` or starts after it.
+fn days_through(
+    frequency: Frequency,
+    start: NaiveDate,
+    len: usize,
+    end: NaiveDate,
+) -> Option<usize> {
+    let days = usize::try_from(frequency.between(start, end) + 1).ok()?;
     (days >= 1 && days <= len).then_some(days)
 }
 
@@ -583,16 +591,16 @@ mod tests {
     fn days_through_counts_inclusively() {
         let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
         assert_eq!(
-            days_through(start, 31, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+            days_through(Frequency::Daily, start, 31, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
             Some(31)
         );
         assert_eq!(
-            days_through(start, 30, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+            days_through(Frequency::Daily, start, 30, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
             None
         );
-        assert_eq!(days_through(start, 30, start), Some(1));
+        assert_eq!(days_through(Frequency::Daily, start, 30, start), Some(1));
         assert_eq!(
-            days_through(start, 30, NaiveDate::from_ymd_opt(2023, 12, 31).unwrap()),
+            days_through(Frequency::Daily, start, 30, NaiveDate::from_ymd_opt(2023, 12, 31).unwrap()),
             None
         );
     }

@@ -31,6 +31,7 @@ fn history(days: usize) -> DenseHistory {
         .collect();
     DenseHistory {
         start: start(),
+        frequency: Default::default(),
         sales,
         price: vec![2.0; days],
         promo: vec![0; days],
@@ -47,6 +48,7 @@ fn options(rule: &str) -> PromoteOptions {
         margin: 0.0,
         run_id: "test".into(),
         window_days: 730,
+        frequency: Default::default(),
     }
 }
 

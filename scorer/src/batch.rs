@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use herd_history::{DenseHistory, Windows};
 use herd_lake::{AppendOptions, LakeRoot, RowMatch, tables};
 use herd_models::{Model, ModelKind, TrainOptions};
@@ -36,6 +36,8 @@ pub struct BatchOptions {
     pub horizon: usize,
     /// Days of sales read per key (the models' state is rebuilt from them).
     pub window_days: usize,
+    /// What one period of a window is.
+    pub frequency: herd_schemas::Frequency,
     /// Only production models with all these tags (and then no fallbacks).
     pub tags: Vec<(String, String)>,
     /// What forecasts a key without a production model; empty: nothing.
@@ -113,7 +115,7 @@ pub async fn score_batch(
         .collect();
     summary.matched = entries.len();
 
-    let windows = Windows::new(options.window_days);
+    let windows = Windows::of(options.window_days, options.frequency);
     herd_history::load(&windows, &sales, None).await?;
     // Keys with sales and no production model, forecast by the fallback chain.
     let unmodelled: Vec<SeriesKey> = if fallback.is_empty() {
@@ -130,7 +132,8 @@ pub async fn score_batch(
         keys
     };
     let as_of = match options.as_of {
-        Some(day) => day,
+        // The date that names the period holding the day asked for.
+        Some(day) => options.frequency.date_of(options.frequency.period_of(day)),
         None => entries
             .iter()
             .map(|e| &e.key)
@@ -292,16 +295,19 @@ pub async fn score_batch(
     Ok(summary)
 }
 
-/// `history` cut or padded (with unobserved days) to end exactly on `as_of`, so a
-/// forecast from it starts the next day; `None` without an observation by then.
+/// `history` cut or padded (with unobserved periods) to end exactly on the period that
+/// holds `as_of`, so a forecast from it starts the next period; `None` without an
+/// observation by then.
 pub fn through(history: &DenseHistory, as_of: NaiveDate) -> Option<DenseHistory> {
-    let days = usize::try_from((as_of - history.start).num_days() + 1).ok()?;
+    let frequency = history.frequency;
+    let days = usize::try_from(frequency.between(history.start, as_of) + 1).ok()?;
     let keep = days.min(history.sales.len());
     if !history.sales[..keep].iter().any(|v| !v.is_nan()) {
         return None;
     }
     let mut out = DenseHistory {
         start: history.start,
+        frequency,
         sales: history.sales[..keep].to_vec(),
         price: history.price[..keep].to_vec(),
         promo: history.promo[..keep].to_vec(),
@@ -309,6 +315,9 @@ pub fn through(history: &DenseHistory, as_of: NaiveDate) -> Option<DenseHistory>
     out.sales.resize(days, f32::NAN);
     out.price.resize(days, f32::NAN);
     out.promo.resize(days, 0);
-    debug_assert_eq!(history.start + Days::new(days as u64 - 1), as_of);
+    debug_assert_eq!(
+        frequency.add(history.start, days - 1),
+        frequency.date_of(frequency.period_of(as_of))
+    );
     Some(out)
 }

@@ -104,8 +104,8 @@ pub struct FallbackForecast {
 /// The forecast of a key without a production model from the first step of `chain`
 /// that can make one: the baseline needs as much history as training does
 /// (`herd_models::min_history`), the cold start never fails. `None` when the chain is
-/// empty or no step could forecast; an error for a history that is not daily, which
-/// no step can forecast meaningfully.
+/// empty or no step could forecast; an error for a history coarser than its
+/// frequency, which no step can forecast meaningfully.
 pub fn forecast(
     chain: &[Fallback],
     history: &History,
@@ -116,7 +116,7 @@ pub fn forecast(
     if chain.is_empty() {
         return Ok(None);
     }
-    history.check_daily()?;
+    history.check_frequency()?;
     let horizon = options.horizon;
     Ok(chain.iter().find_map(|step| match step {
         Fallback::Baseline => {
@@ -153,6 +153,7 @@ mod tests {
     fn dense(sales: Vec<f32>) -> DenseHistory {
         let days = sales.len();
         DenseHistory {
+            frequency: Default::default(),
             start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
             sales,
             price: vec![1.0; days],
@@ -214,7 +215,11 @@ mod tests {
         );
         assert_eq!(
             got.map(|f| f.is_some()),
-            Err(FitError::NotDaily { every: 7 })
+            Err(FitError::NotPeriodic {
+                every: 7,
+                unit: "day",
+                frequency: herd_models::Frequency::Daily
+            })
         );
     }
 

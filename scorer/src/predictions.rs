@@ -123,14 +123,14 @@ impl PredictionRows {
     pub fn push(&mut self, scored: &Scored, source: &str, scored_at: DateTime<Utc>) {
         let key = scored.key.to_string();
         let as_of = Date32Type::from_naive_date(scored.as_of);
-        let first = Date32Type::from_naive_date(scored.forecast.start);
         let f = &scored.forecast;
         for (step, ((mean, lower), upper)) in f.mean.iter().zip(&f.lower).zip(&f.upper).enumerate()
         {
             self.key.append_value(&key);
             self.store_id.append_value(scored.key.store_id().as_str());
             self.item_id.append_value(scored.key.item_id().as_str());
-            self.target_date.append_value(first + step as i32);
+            self.target_date
+                .append_value(Date32Type::from_naive_date(f.date(step)));
             self.step.append_value(step as i32 + 1);
             self.forecast.append_value(*mean);
             self.lower.append_value(*lower);

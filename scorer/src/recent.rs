@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use herd_history::Windows;
 use herd_lake::{LakeRoot, tables};
 use herd_models::{ItemProfile, TrainOptions};
-use herd_schemas::SeriesId;
+use herd_schemas::{Frequency, SeriesId};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -34,6 +34,7 @@ pub struct Loaded {
 pub struct RecentSales {
     lake: LakeRoot,
     window_days: usize,
+    frequency: Frequency,
     /// Settings of the item profiles (their horizon decides which keys count).
     options: TrainOptions,
     current: RwLock<Arc<Loaded>>,
@@ -51,10 +52,11 @@ impl std::fmt::Debug for RecentSales {
 
 impl RecentSales {
     /// Nothing read yet: [`RecentSales::refresh`] reads.
-    pub fn new(lake: LakeRoot, window_days: usize, horizon: usize) -> Self {
+    pub fn new(lake: LakeRoot, window_days: usize, frequency: Frequency, horizon: usize) -> Self {
         Self {
             lake,
             window_days,
+            frequency,
             options: TrainOptions {
                 horizon,
                 ..TrainOptions::default()
@@ -79,7 +81,7 @@ impl RecentSales {
             return Ok(version);
         }
         let started = Instant::now();
-        let windows = Windows::new(self.window_days);
+        let windows = Windows::of(self.window_days, self.frequency);
         let read = herd_history::load(&windows, &table, None).await?;
         let profiles = herd_history::window_profiles(&windows, &self.options);
         info!(

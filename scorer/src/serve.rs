@@ -740,7 +740,7 @@ async fn answer(
     };
     let forecast = (0..f.mean.len())
         .map(|i| Point {
-            date: f.start + chrono::Days::new(i as u64),
+            date: f.date(i),
             step: i + 1,
             forecast: f.mean[i],
             lower: f.lower[i],
@@ -754,16 +754,16 @@ async fn answer(
         model_type,
         origin,
         trained_through,
-        as_of: f.start - chrono::Days::new(1),
+        as_of: f.as_of(),
         horizon,
         covariates_used: kind.covariates(),
         forecast,
     }))
 }
 
-/// The last day of `history`.
+/// The last period of `history`.
 fn last_day(history: &History<'_>) -> NaiveDate {
-    history.start + chrono::Days::new(history.sales.len().saturating_sub(1) as u64)
+    history.end()
 }
 
 /// A forecast answer as JSON, serialized into a buffer sized for it at once (axum's

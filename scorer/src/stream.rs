@@ -78,6 +78,8 @@ pub struct StreamOptions {
     pub archive_writer: String,
     pub horizon: usize,
     pub window_days: usize,
+    /// What one period of a window is.
+    pub frequency: herd_schemas::Frequency,
     /// What forecasts a key without a production model; empty: nothing (counted as
     /// skipped).
     pub fallback: Vec<Fallback>,
@@ -211,7 +213,7 @@ pub async fn run_stream(
         options: options.clone(),
         predictions: predictions_appender(predictions, &options.group),
         archive: ExactlyOnceAppender::new(sales, options.archive_writer.clone()),
-        windows: Windows::new(options.window_days),
+        windows: Windows::of(options.window_days, options.frequency),
         cache,
         profiles: HashMap::new(),
         read: HashMap::new(),
@@ -616,7 +618,7 @@ impl ScoreSink {
                 .zip(&f.upper)
                 .enumerate()
                 .map(|(step, ((&forecast, &lower), &upper))| StepMessage {
-                    target_date: f.start + chrono::Days::new(step as u64),
+                    target_date: f.date(step),
                     step: step + 1,
                     forecast,
                     lower,

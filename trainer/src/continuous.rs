@@ -41,6 +41,8 @@ use crate::once::{fit_all, training_pool};
 pub struct ContinuousOptions {
     pub run: RunSettings,
     pub window_days: usize,
+    /// What one period of a window is.
+    pub frequency: herd_schemas::Frequency,
     /// Retrain a key once this many new (or corrected) days arrived for it.
     pub min_new_days: u32,
     pub group: String,
@@ -197,7 +199,7 @@ pub async fn run_continuous(
 ) -> Result<ContinuousSummary> {
     let registry = CandidateRegistry::open(root).await?;
     let shared = Arc::new(Shared {
-        windows: Windows::new(options.window_days),
+        windows: Windows::of(options.window_days, options.frequency),
         due: Mutex::new(DueKeys::default()),
         wake: Notify::new(),
         trained_through: registry
@@ -410,7 +412,9 @@ impl ExactlyOnceSink for TrainerSink {
             let through = self.shared.trained_through.get(entry.key()).map(|d| *d);
             let last = entry.window.last_day();
             let new_days = match (last, through) {
-                (Some(last), Some(through)) => (last - through).num_days().max(0) as u32,
+                (Some(last), Some(through)) => {
+                    entry.window.frequency().between(through, last).max(0) as u32
+                }
                 (Some(_), None) => entry.window.observed_days() as u32,
                 (None, _) => 0,
             };

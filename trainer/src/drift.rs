@@ -40,9 +40,11 @@ const MIN_EXPECTED_WAPE: f64 = 0.05;
 /// What a key's latest model expects of the days after its data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Watch {
-    /// The first day after the model's data.
+    /// The first period after the model's data.
     pub start: NaiveDate,
-    /// The model's forecast from `start`, one value a day.
+    /// What one step of the forecast is.
+    pub frequency: herd_models::Frequency,
+    /// The model's forecast from `start`, one value a period.
     pub forecast: Vec<f32>,
     /// The model's WAPE on its holdout.
     pub expected_wape: f64,
@@ -66,6 +68,7 @@ impl Watch {
         let forecast = model.forecast(horizon, None);
         Some(Watch {
             start: forecast.start,
+            frequency: forecast.frequency,
             forecast: forecast.mean.iter().map(|&v| v as f32).collect(),
             expected_wape,
         })
@@ -75,7 +78,7 @@ impl Watch {
     pub fn judge(&self, window: &Window, options: &DriftOptions) -> Option<Drift> {
         let (mut days, mut actual, mut predicted, mut abs_error) = (0u32, 0.0, 0.0, 0.0);
         for (step, &forecast) in self.forecast.iter().enumerate() {
-            let date = self.start + chrono::Days::new(step as u64);
+            let date = self.frequency.add(self.start, step);
             let Some(sales) = window.sales_on(date) else {
                 continue;
             };
@@ -121,6 +124,7 @@ mod tests {
 
     fn watch() -> Watch {
         Watch {
+            frequency: Default::default(),
             start: NaiveDate::from_ymd_opt(2024, 1, 8).unwrap(),
             forecast: vec![10.0; 28],
             expected_wape: 0.2,

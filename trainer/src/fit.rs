@@ -33,8 +33,8 @@ pub fn fit_key(
 ) -> NewModel {
     let view = history.view();
     let observed = history.sales.iter().filter(|v| !v.is_nan()).count();
-    let outcome = if let Err(not_daily) = view.check_daily() {
-        Err(not_daily)
+    let outcome = if let Err(coarser) = view.check_frequency() {
+        Err(coarser)
     } else if observed >= min_history(&run.model) {
         match herd_models::train(&view, &run.model) {
             // Gap handling may leave less than the raw count promised.
@@ -132,8 +132,7 @@ fn failed(
     run: &RunSettings,
     trained_at: DateTime<Utc>,
 ) -> NewModel {
-    let end = (!history.sales.is_empty())
-        .then(|| history.start + chrono::Days::new(history.sales.len() as u64 - 1));
+    let end = (!history.sales.is_empty()).then(|| history.view().end());
     let row = ModelRow {
         key: key.clone(),
         version: 0,
@@ -183,6 +182,7 @@ mod tests {
     fn history(sales: Vec<f32>) -> DenseHistory {
         let n = sales.len();
         DenseHistory {
+            frequency: Default::default(),
             start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
             sales,
             price: vec![2.0; n],

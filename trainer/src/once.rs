@@ -24,6 +24,8 @@ pub struct OnceOptions {
     pub run: RunSettings,
     /// Days of history kept per key (the most recent ones).
     pub window_days: usize,
+    /// What one period of a window is.
+    pub frequency: herd_schemas::Frequency,
     /// Models per Delta commit.
     pub commit_every: usize,
     /// Training threads (at least 1).
@@ -69,7 +71,7 @@ pub async fn train_once(
     let sales = tables::open_existing(root, &tables::sales())
         .await?
         .ok_or_else(no_rows)?;
-    let windows = Windows::new(options.window_days);
+    let windows = Windows::of(options.window_days, options.frequency);
     let load: LoadSummary = herd_history::load(&windows, &sales, None).await?;
     if load.keys == 0 {
         return Err(no_rows());

@@ -25,6 +25,7 @@ pub async fn run(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         as_of: args.as_of,
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
         tags,
         fallback: fallback(settings, args),
     };
@@ -83,6 +84,7 @@ async fn stream(settings: &Settings, args: &ScoreArgs) -> anyhow::Result<()> {
         archive_writer: "archive".to_owned(),
         horizon: args.horizon.map_or(settings.train.horizon, |h| h as usize),
         window_days: settings.train.window_days,
+        frequency: settings.frequency,
         fallback: fallback(settings, args),
         cache_bytes: (megabytes * 1024.0 * 1024.0) as usize,
         refresh: Duration::from_secs(settings.serve.refresh_seconds.max(1)),

@@ -50,6 +50,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         LakeRoot::parse(&settings.lake_root)
             .with_context(|| format!("lake_root `{}`", settings.lake_root))?,
         settings.train.window_days,
+        settings.frequency,
         settings.train.horizon,
     ));
     // The first read, before serving, so that the first answers start from the

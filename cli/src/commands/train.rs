@@ -41,6 +41,7 @@ pub async fn run(settings: &Settings, args: &TrainArgs) -> anyhow::Result<()> {
     let options = OnceOptions {
         run,
         window_days,
+        frequency: settings.frequency,
         commit_every: settings.train.commit_every.max(1),
         threads,
     };
@@ -70,6 +71,7 @@ async fn continuous(
     let options = ContinuousOptions {
         run,
         window_days,
+        frequency: settings.frequency,
         min_new_days: args
             .min_new_days
             .unwrap_or(settings.train.min_new_days)

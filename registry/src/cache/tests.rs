@@ -11,6 +11,7 @@ fn model_bytes(level: f32) -> Vec<u8> {
     let days = 200;
     let sales: Vec<f32> = (0..days).map(|d| level + (d % 7) as f32).collect();
     let history = History {
+        frequency: Default::default(),
         start: NaiveDate::from_ymd_opt(2023, 1, 2).unwrap(),
         sales: &sales,
         price: &vec![2.0; days],
