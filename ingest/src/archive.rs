@@ -15,7 +15,7 @@ use herd_bus::{
     run_exactly_once,
 };
 use herd_lake::{ExactlyOnceAppender, LakeError, LakeRoot, SalesRows, tables};
-use herd_schemas::SalesRecord;
+use herd_schemas::{Frequency, SalesRecord};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -37,6 +37,9 @@ pub struct ArchiveOptions {
     pub on_gap: GapPolicy,
     /// Where the run reports its health and counters.
     pub status: Status,
+    /// The calendar records must be dated on; records off it go to the dead-letter
+    /// topic.
+    pub frequency: Frequency,
 }
 
 impl Default for ArchiveOptions {
@@ -50,6 +53,7 @@ impl Default for ArchiveOptions {
             stop_when_idle: None,
             on_gap: GapPolicy::Fail,
             status: Status::default(),
+            frequency: Frequency::Daily,
         }
     }
 }
@@ -71,6 +75,7 @@ pub struct SalesSink {
     dlq: BulkProducer,
     dlq_topic: String,
     source: String,
+    frequency: Frequency,
     /// Rejected records sent to the dead-letter topic.
     pub rejected: u64,
     /// Rows committed to the table.
@@ -94,6 +99,7 @@ impl SalesSink {
             dlq: BulkProducer::new(kafka)?,
             dlq_topic: options.dlq_topic.clone(),
             source: options.topic.clone(),
+            frequency: options.frequency,
             rejected: 0,
             committed: 0,
             rejected_pending: 0,
@@ -121,7 +127,11 @@ impl ExactlyOnceSink for SalesSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         let payload = record.payload.unwrap_or_default();
-        match SalesRecord::from_json(payload) {
+        let checked = SalesRecord::from_json(payload).and_then(|parsed| {
+            parsed.record.check_calendar(self.frequency)?;
+            Ok(parsed)
+        });
+        match checked {
             Ok(parsed) => self
                 .rows
                 .push(&parsed.record, record.partition, record.offset),

@@ -20,12 +20,15 @@ pub struct PublishOptions {
     pub max_rejects: Option<u64>,
     /// How long to wait for the broker's last acknowledgements.
     pub delivery_timeout: Duration,
+    /// The calendar records must be dated on; records off it are rejected.
+    pub frequency: herd_schemas::Frequency,
 }
 
 impl Default for PublishOptions {
     fn default() -> Self {
         Self {
             topic: herd_schemas::topics::SALES.to_owned(),
+            frequency: herd_schemas::Frequency::Daily,
             dlq_topic: herd_schemas::topics::SALES_DLQ.to_owned(),
             max_rejects: None,
             delivery_timeout: Duration::from_secs(60),
@@ -108,7 +111,16 @@ pub fn publish(
         let mut each = |row: Row<'_>| -> ControlFlow<()> {
             summary.read += 1;
             summary.unknown_fields += row.unknown_fields as u64;
-            let sent = match &row.parsed {
+            let off_calendar = row
+                .parsed
+                .as_ref()
+                .ok()
+                .and_then(|record| record.check_calendar(options.frequency).err());
+            let parsed = match off_calendar {
+                Some(err) => Err(err),
+                None => row.parsed.clone(),
+            };
+            let sent = match &parsed {
                 Ok(record) => {
                     summary.accepted += 1;
                     key.clear();

@@ -117,7 +117,13 @@ fn initial_state(sales: &[f64], m: usize, first_position: usize) -> State {
 }
 
 /// One pass of the smoother: the one-step SSE and the final state.
-fn run(sales: &[f64], m: usize, first_position: usize, p: &Smoothing, init: &State) -> (f64, State) {
+fn run(
+    sales: &[f64],
+    m: usize,
+    first_position: usize,
+    p: &Smoothing,
+    init: &State,
+) -> (f64, State) {
     let State {
         mut level,
         mut trend,
@@ -192,7 +198,11 @@ pub(crate) fn fit(
         BUDGET,
     );
     let smoothing = decode(&best);
-    params(&smoothing, run(sales, m, first_position, &smoothing, &init).1, m)
+    params(
+        &smoothing,
+        run(sales, m, first_position, &smoothing, &init).1,
+        m,
+    )
 }
 
 /// The same smoothing parameters run over fresher `sales`, for the states at its end.
@@ -216,7 +226,11 @@ pub(crate) fn refilter(
         phi: fitted.phi,
     };
     let init = initial_state(sales, m, first_position);
-    params(&smoothing, run(sales, m, first_position, &smoothing, &init).1, m)
+    params(
+        &smoothing,
+        run(sales, m, first_position, &smoothing, &init).1,
+        m,
+    )
 }
 
 /// `ŷ(h) = level + (φ + … + φ^h)·trend + season(position of period h)`, at least 0.
@@ -234,7 +248,10 @@ pub(crate) fn project(
         .map(|step| {
             power *= fitted.phi;
             damping += power;
-            let season = fitted.season.get((first_position + step) % m).unwrap_or(&0.0);
+            let season = fitted
+                .season
+                .get((first_position + step) % m)
+                .unwrap_or(&0.0);
             let y = fitted.level + damping * fitted.trend + season;
             if y.is_finite() { y.max(0.0) } else { 0.0 }
         })
@@ -283,7 +300,12 @@ mod tests {
         let pattern = [3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 1.0];
         let y: Vec<f64> = (0..100).map(|t| pattern[t % 7]).collect();
         let fitted = fit(&y, monday(), Frequency::Daily).unwrap();
-        let path = project(&fitted, monday() + chrono::Days::new(100), Frequency::Daily, 7);
+        let path = project(
+            &fitted,
+            monday() + chrono::Days::new(100),
+            Frequency::Daily,
+            7,
+        );
         for (step, v) in path.iter().enumerate() {
             assert!((v - pattern[(100 + step) % 7]).abs() < 1e-6);
         }

@@ -244,10 +244,7 @@ mod tests {
     #[test]
     fn weekly_and_monthly_totals_are_told_apart_from_sparse_daily_sales() {
         assert_eq!(check(400, 0..400), Ok(()));
-        assert_eq!(
-            check(400, (0..400).step_by(7)),
-            Err(not_daily(7))
-        );
+        assert_eq!(check(400, (0..400).step_by(7)), Err(not_daily(7)));
         // Month starts: 28 to 31 days apart.
         let months: Vec<usize> = (0..36)
             .map(|m| {

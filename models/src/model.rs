@@ -166,9 +166,9 @@ impl Model {
         let steps = skip.saturating_add(horizon);
         let first = self.frequency.add(self.last_date, 1);
         let covariates = Covariates::resolve(future, self.last_price, skip, steps);
-        let mut mean =
-            self.params
-                .project(&self.recent, first, self.frequency, &covariates, steps);
+        let mut mean = self
+            .params
+            .project(&self.recent, first, self.frequency, &covariates, steps);
         mean.resize(steps, 0.0);
         for v in &mut mean {
             *v = if v.is_finite() { v.max(0.0) } else { 0.0 };

@@ -86,14 +86,7 @@ pub(crate) fn fit_prefixes(
         if pending.peek().is_none() {
             break;
         }
-        dense_row(
-            features,
-            lags,
-            clock.ordinal(t),
-            price,
-            promo,
-            &mut dense,
-        );
+        dense_row(features, lags, clock.ordinal(t), price, promo, &mut dense);
         z[..q].copy_from_slice(&dense[..q]);
         z[q] = target;
         gram.add(&z, clock.weekday(t));
@@ -141,8 +134,8 @@ pub(crate) fn project(
                 .zip(&params.coef)
                 .map(|(x, w)| x * w)
                 .sum::<f64>();
-        if let Some(w) = weekday_column(features, clock.weekday(step))
-            .and_then(|column| params.coef.get(column))
+        if let Some(w) =
+            weekday_column(features, clock.weekday(step)).and_then(|column| params.coef.get(column))
         {
             y += w;
         }
@@ -225,7 +218,14 @@ mod tests {
                 .unwrap();
             let cov = Covariates::recorded(&s.price[train_end..], &s.promo[train_end..]);
             let first = s.start + chrono::Days::new(train_end as u64);
-            let forecast = project(&fit, &s.sales[..train_end], first, Frequency::Daily, &cov, 28);
+            let forecast = project(
+                &fit,
+                &s.sales[..train_end],
+                first,
+                Frequency::Daily,
+                &cov,
+                28,
+            );
             for (got, want) in forecast.iter().zip(&s.sales[train_end..]) {
                 assert!((got - want).abs() < 0.05, "{features:?}: {got} vs {want}");
             }
@@ -256,7 +256,14 @@ mod tests {
             coef,
         };
         let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
-        let path = project(&params, &[1.0; 5], first, Frequency::Daily, &Covariates::default(), 2000);
+        let path = project(
+            &params,
+            &[1.0; 5],
+            first,
+            Frequency::Daily,
+            &Covariates::default(),
+            2000,
+        );
         assert!(path.iter().all(|v| v.is_finite() && *v >= 0.0));
     }
 }

@@ -185,7 +185,11 @@ mod tests {
             };
             let trained = train(&history, &options).unwrap();
             assert_sane(&trained, horizon);
-            assert!(trained.metrics.accuracy > 0.9, "{frequency}: {:?}", trained.metrics);
+            assert!(
+                trained.metrics.accuracy > 0.9,
+                "{frequency}: {:?}",
+                trained.metrics
+            );
             // The last cycle repeated is the baseline, and the yearly shape is learnt.
             assert!(trained.metrics.baseline_accuracy > 0.85, "{frequency}");
             let model = trained.model;
@@ -202,12 +206,16 @@ mod tests {
             };
             let expected = (0..horizon)
                 .max_by_key(|step| {
-                    let angle = std::f64::consts::TAU * ((n + step) % season) as f64
-                        / season as f64;
+                    let angle =
+                        std::f64::consts::TAU * ((n + step) % season) as f64 / season as f64;
                     (angle.sin() * 1e6) as i64
                 })
                 .unwrap();
-            assert!(peak(&f.mean).abs_diff(expected) <= 1, "{frequency}: {:?}", f.mean);
+            assert!(
+                peak(&f.mean).abs_diff(expected) <= 1,
+                "{frequency}: {:?}",
+                f.mean
+            );
             // The stored form keeps the calendar; a daily model's bytes do not change.
             let again = Model::from_bytes(&model.to_bytes()).unwrap();
             assert_eq!(again, model);
@@ -227,7 +235,11 @@ mod tests {
             ));
         }
         let daily = train(&weekly(200).history(), &TrainOptions::default()).unwrap();
-        assert!(!String::from_utf8(daily.model.to_bytes()).unwrap().contains("frequency"));
+        assert!(
+            !String::from_utf8(daily.model.to_bytes())
+                .unwrap()
+                .contains("frequency")
+        );
     }
 
     #[test]

@@ -386,7 +386,9 @@ impl Promoter {
                 j.outcome = Outcome::Defer("the key has no sales in the lake yet".into());
                 continue;
             };
-            let Some(days) = days_through(history.frequency, history.start, history.sales.len(), end) else {
+            let Some(days) =
+                days_through(history.frequency, history.start, history.sales.len(), end)
+            else {
                 j.outcome = Outcome::Defer(format!(
                     "the lake's sales of the key do not reach {end} yet, the holdout's last day"
                 ));
@@ -591,16 +593,31 @@ mod tests {
     fn days_through_counts_inclusively() {
         let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
         assert_eq!(
-            days_through(Frequency::Daily, start, 31, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+            days_through(
+                Frequency::Daily,
+                start,
+                31,
+                NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()
+            ),
             Some(31)
         );
         assert_eq!(
-            days_through(Frequency::Daily, start, 30, NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+            days_through(
+                Frequency::Daily,
+                start,
+                30,
+                NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()
+            ),
             None
         );
         assert_eq!(days_through(Frequency::Daily, start, 30, start), Some(1));
         assert_eq!(
-            days_through(Frequency::Daily, start, 30, NaiveDate::from_ymd_opt(2023, 12, 31).unwrap()),
+            days_through(
+                Frequency::Daily,
+                start,
+                30,
+                NaiveDate::from_ymd_opt(2023, 12, 31).unwrap()
+            ),
             None
         );
     }

@@ -86,6 +86,9 @@ pub enum Rule {
     NotPositive { value: f64 },
     #[error("must be true, false, 0 or 1 (got {value})")]
     NotZeroOrOne { value: f64 },
+    /// A date that names no period of the deployment's frequency.
+    #[error("{0}")]
+    OffCalendar(crate::OffGrid),
 }
 
 impl Rule {
@@ -99,6 +102,7 @@ impl Rule {
             | Rule::BadCharacter { .. }
             | Rule::PathTraversal => "bad_id",
             Rule::NotIsoDate { .. } | Rule::NotACalendarDate { .. } => "bad_date",
+            Rule::OffCalendar(_) => "off_calendar",
             Rule::NotFinite { .. }
             | Rule::Negative { .. }
             | Rule::NotPositive { .. }

@@ -249,7 +249,10 @@ mod tests {
              the Monday that starts their week (this one would be 2024-01-01)"
         );
         let err = Frequency::Monthly.check(date("2024-01-31")).unwrap_err();
-        assert!(err.to_string().contains("first day of their month"), "{err}");
+        assert!(
+            err.to_string().contains("first day of their month"),
+            "{err}"
+        );
         assert_eq!(Frequency::parse("weekly"), Some(Frequency::Weekly));
         assert_eq!(Frequency::parse("hourly"), None);
     }

@@ -28,6 +28,14 @@ pub struct SalesRecord {
 }
 
 impl SalesRecord {
+    /// Refuses a date that names no period of `frequency` (a weekly record dated on a
+    /// Wednesday, a monthly one on the 15th).
+    pub fn check_calendar(&self, frequency: crate::Frequency) -> Result<(), RecordError> {
+        frequency
+            .check(self.date)
+            .map_err(|off| RecordError::invalid(Field::Date, crate::Rule::OffCalendar(off)))
+    }
+
     pub fn key(&self) -> SeriesKey {
         SeriesKey::new(self.store_id.clone(), self.item_id.clone())
     }

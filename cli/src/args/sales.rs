@@ -25,6 +25,16 @@ pub struct GenerateArgs {
     pub output: std::path::PathBuf,
     #[command(flatten)]
     pub spec: SpecArgs,
+    /// Write weekly totals (dated by the Monday that starts each week) or monthly
+    /// totals (dated by the first of the month) of the generated days instead of
+    /// the days: whole periods only, mean price, promotion if any day had one
+    #[arg(long, value_name = "daily|weekly|monthly", default_value = "daily", value_parser = parse_frequency)]
+    pub frequency: herd_schemas::Frequency,
+}
+
+fn parse_frequency(s: &str) -> Result<herd_schemas::Frequency, String> {
+    herd_schemas::Frequency::parse(s)
+        .ok_or_else(|| format!("`{s}` is not daily, weekly or monthly"))
 }
 
 #[derive(Debug, Args)]

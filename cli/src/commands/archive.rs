@@ -25,6 +25,7 @@ pub async fn run(settings: &Settings, args: &ArchiveArgs) -> anyhow::Result<()> 
         stop_when_idle: args.idle_exit.map(Duration::from_secs),
         on_gap: args.on_gap.unwrap_or(settings.archive.on_gap).into(),
         status: Status::new(),
+        frequency: settings.frequency,
     };
     crate::status::serve(args.status_listen, &options.status).await?;
     let cancel = crate::shutdown::cancel_on_signal();

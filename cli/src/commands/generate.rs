@@ -9,9 +9,16 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let spec = args.spec.spec();
     let path = args.output.clone();
     let progress = Progress::new("generate", Some(spec.slots()));
+    let frequency = args.frequency;
     let summary = tokio::task::spawn_blocking(move || {
-        let result =
-            herd_ingest::generate::write_file(&spec, &path, None, &|rows| progress.set(rows, ""));
+        let result = match frequency {
+            herd_schemas::Frequency::Daily => {
+                herd_ingest::generate::write_file(&spec, &path, None, &|rows| {
+                    progress.set(rows, "")
+                })
+            }
+            periodic => herd_ingest::generate::write_periodic(&spec, periodic, &path, None),
+        };
         progress.finish();
         result
     })

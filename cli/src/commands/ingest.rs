@@ -30,6 +30,7 @@ pub async fn run(settings: &Settings, args: &IngestArgs) -> anyhow::Result<()> {
         topic: settings.topics.sales.clone(),
         dlq_topic: settings.topics.sales_dlq.clone(),
         max_rejects: args.max_rejects,
+        frequency: settings.frequency,
         ..PublishOptions::default()
     };
     let producer = BulkProducer::new(&settings.kafka_options())?;

@@ -8,6 +8,7 @@
 
 mod draw;
 mod encode;
+mod periods;
 mod series;
 mod spec;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use chrono::NaiveDate;
 use herd_lake::arrow::error::ArrowError;
 use herd_lake::parquet::errors::ParquetError;
 
+pub use periods::{periodic_records, write_periodic};
 pub use series::SeriesModel;
 pub use spec::{DEFAULT_SEED, DEFAULT_START_DATE, GeneratorSpec, Size};
 pub use write::{Format, Summary, write_file};
