@@ -20,6 +20,8 @@ pub struct Env {
     pub partitions: u32,
     /// The broker of a test that runs its own ([`Env::on_broker`]).
     bootstrap: Option<String>,
+    /// More `HERD_*` settings for every command ([`Env::with_setting`]).
+    settings: Vec<(String, String)>,
     dir: TempDir,
 }
 
@@ -39,8 +41,16 @@ impl Env {
             predictions: format!("{base}.predictions"),
             partitions,
             bootstrap: None,
+            settings: Vec::new(),
             dir,
         }
+    }
+
+    /// Gives every `herd` command of this test the variable `name=value`, e.g.
+    /// `HERD_FREQUENCY=weekly`.
+    pub fn with_setting(mut self, name: &str, value: &str) -> Env {
+        self.settings.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Points every `herd` command of this test at the broker at `bootstrap`
@@ -125,6 +135,9 @@ impl Env {
             // member whose session expires while the broker is down was once seen not
             // to rejoin for minutes, which these tests do not set out to provoke.
             command.env("HERD_KAFKA__SESSION_TIMEOUT_MS", "\"15000\"");
+        }
+        for (name, value) in &self.settings {
+            command.env(name, value);
         }
         command
     }

@@ -856,3 +856,147 @@ fn weekly_totals_get_a_reason_instead_of_misleading_models_and_forecasts() {
         "{scored}"
     );
 }
+
+/// A weekly and a monthly data set go the whole way: `herd generate --frequency`,
+/// ingest (a record off the calendar goes to the dead-letter topic, from the file and
+/// from a producer that ignored the calendar), archive, train, promote, batch scoring
+/// and `herd serve`, every forecast dated on the series' own calendar.
+#[test]
+fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
+    use herd_schemas::Frequency;
+    use herd_tests::predictions::PredictionsTable;
+    // (frequency, days generated, horizon): about 170 weeks and 120 months.
+    for (frequency, days, horizon) in [
+        (Frequency::Weekly, "1200", 13usize),
+        (Frequency::Monthly, "3660", 12),
+    ] {
+        let name = frequency.as_str();
+        let env = Env::new(&format!("train-{name}"), 2)
+            .with_setting("HERD_FREQUENCY", name)
+            .with_setting("HERD_TRAIN__HORIZON", &horizon.to_string());
+        env.create_topics();
+        let generated = herd_ok(
+            &env,
+            "generate",
+            &[
+                "generate",
+                "data.csv",
+                "--stores",
+                "2",
+                "--items",
+                "4",
+                "--days",
+                days,
+                "--frequency",
+                name,
+            ],
+        );
+        let rows = numbers(line(&generated, "wrote "))[0];
+        // A record dated on a Wednesday is on neither calendar.
+        let mut csv = std::fs::read_to_string(env.path("data.csv")).expect("the file");
+        csv.push_str("S0001,I00001,2024-01-03,5,1.5,0\n");
+        std::fs::write(env.path("data.csv"), csv).expect("the file");
+        let stdout = herd_ok(&env, "ingest", &["ingest", "data.csv"]);
+        // Read, accepted, rejected (sent to the dead-letter topic).
+        assert_eq!(numbers(line(&stdout, "read "))[..3], [rows + 1, rows, 1], "{stdout}");
+        // A producer that knows nothing of the calendar: the archive refuses it.
+        std::fs::write(
+            env.path("stray.jsonl"),
+            r#"{"store_id":"S0002","item_id":"I00002","date":"2024-01-10","sales":3}"#,
+        )
+        .expect("a file");
+        let mut daily = env.herd();
+        daily
+            .env("HERD_FREQUENCY", "daily")
+            .args(["ingest", "stray.jsonl"]);
+        Background::spawn(daily, env.dir(), "ingest-daily").wait_success(FINISH);
+        assert_eq!(archive(&env, IDLE_EXIT), rows);
+        let rejects = topic::drain(&env.dlq);
+        assert_eq!(rejects.len(), 2, "{rejects:?}");
+        for reject in &rejects {
+            let message = reject.header("herd.error.message").unwrap_or_default();
+            assert!(
+                message.contains(&format!("not on the {name} calendar")),
+                "{message}"
+            );
+        }
+
+        let summary = train_once(&env, &[]);
+        assert_eq!(
+            (
+                summary.keys,
+                summary.registered,
+                summary.cold_start,
+                summary.failed
+            ),
+            (8, 8, 0, 0),
+            "{summary:?}"
+        );
+        let table = ModelsTable::read(&env.lake_root());
+        for row in &table.rows {
+            let end = row.data_end.expect("a trained model's last period");
+            assert!(frequency.check(end).is_ok(), "{row:?}");
+            assert_eq!(row.horizon, horizon as i64, "{row:?}");
+            assert!(row.accuracy.is_some(), "{row:?}");
+        }
+        // The generator's intermittent series forecast worse, the others well.
+        let accuracy: Vec<f64> = table.rows.iter().filter_map(|r| r.accuracy).collect();
+        let mean = accuracy.iter().sum::<f64>() / accuracy.len() as f64;
+        assert!(mean > 0.6, "{name}: mean accuracy {mean}");
+        let last = table
+            .rows
+            .iter()
+            .filter_map(|r| r.data_end)
+            .max()
+            .expect("ends");
+
+        herd_ok(
+            &env,
+            "promote",
+            &["promote", "--once", "--rule", "accuracy >= 0.0"],
+        );
+        let stdout = herd_ok(&env, "score", &["score", "--batch"]);
+        let scored = line(&stdout, "scored ");
+        assert!(
+            scored.starts_with(&format!(
+                "scored 8 keys as of {last} (8 with a production model"
+            )),
+            "{scored}"
+        );
+        let predictions = PredictionsTable::read(&env.lake_root(), &[]);
+        assert_eq!(predictions.rows.len(), 8 * horizon, "{name}");
+        for row in &predictions.rows {
+            assert_eq!(row.as_of, last);
+            let step = usize::try_from(row.step).expect("a step");
+            assert_eq!(row.target_date, frequency.add(last, step), "{row:?}");
+            assert_eq!(row.origin.as_deref(), Some("champion"));
+        }
+
+        let (_server, base) = env.start_serve("serve", |_| {});
+        let (status, answer) = herd_tests::http::json(
+            &herd_tests::http::agent(),
+            &format!("{base}/v1/forecast/S0001/I00003"),
+            None,
+            None,
+        );
+        assert_eq!(status, 200, "{answer}");
+        let as_of: NaiveDate = answer["as_of"]
+            .as_str()
+            .expect("as_of")
+            .parse()
+            .expect("a date");
+        let points = answer["forecast"].as_array().expect("points");
+        assert_eq!(points.len(), horizon, "{answer}");
+        for (step, point) in points.iter().enumerate() {
+            let date: NaiveDate = point["date"]
+                .as_str()
+                .expect("a date")
+                .parse()
+                .expect("a date");
+            assert_eq!(date, frequency.add(as_of, step + 1), "{answer}");
+            assert!(frequency.check(date).is_ok(), "{answer}");
+        }
+        assert!(frequency.check(as_of).is_ok() && as_of <= last, "{answer}");
+        eprintln!("{name}: {rows} rows, last period {last}, answer as of {as_of}");
+    }
+}
