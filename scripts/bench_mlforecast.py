@@ -24,13 +24,13 @@ try:
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
 
-    from bench_scoring import wape_accuracy
+    from bench_scoring import CALENDARS, wape_accuracy
 except ImportError as e:
     print(f"bench_mlforecast: missing dependency ({e.name}): pip install mlforecast lightgbm pyarrow pandas", file=sys.stderr)
     sys.exit(2)
 
 
-def load(path, keys):
+def load(path, keys, freq):
     """Every row of `keys` (all keys when None) as unique_id, ds, y, price, promo: each
     key on a daily grid from its first to its last day, missing days 0 sales, prices
     carried forward."""
@@ -47,7 +47,7 @@ def load(path, keys):
     df = df.drop_duplicates(["unique_id", "ds"], keep="last")
     filled = []
     for uid, g in df.groupby("unique_id", sort=False):
-        g = g.set_index("ds").asfreq("D")
+        g = g.set_index("ds").asfreq(freq)
         g["unique_id"] = uid
         g["y"] = g["y"].fillna(0.0)
         g["promo"] = g["promo"].fillna(0).astype("int8")
@@ -61,32 +61,41 @@ def main():
     ap.add_argument("--input", required=True)
     ap.add_argument("--keys", help="a file of store/item keys, one a line (default: every key)")
     ap.add_argument("--horizon", type=int, default=28)
+    ap.add_argument("--frequency", choices=sorted(CALENDARS), default="daily")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     h = args.horizon
+    freq, season = CALENDARS[args.frequency]
+    # Lags and calendar features for each calendar: the last periods, the same point
+    # of the last cycle, and rolling means over a short and a long span.
+    lags, short, long_, date_features = {
+        "daily": ([1, 7, 14, 28], 7, 28, ["dayofweek", "month", "dayofyear"]),
+        "weekly": ([1, 2, 4, 13, 52], 4, 13, ["month", "week"]),
+        "monthly": ([1, 2, 3, 6, 12], 3, 12, ["month"]),
+    }[args.frequency]
     warnings.simplefilter("ignore")
 
     keys = None
     if args.keys:
         with open(args.keys) as f:
             keys = list(dict.fromkeys(line.strip() for line in f if line.strip()))
-    df = load(args.input, keys)
+    df = load(args.input, keys, freq)
     # Keys with at least four horizons of days: the longest lag plus a horizon to
     # learn from, then the held-back days.
     sizes = df.groupby("unique_id").size()
     df = df[df["unique_id"].isin(sizes[sizes >= 4 * h].index)]
     last = df.groupby("unique_id")["ds"].transform("max")
-    held = df["ds"] > last - pd.Timedelta(days=h)
+    held = df["ds"] > last - pd.tseries.frequencies.to_offset(freq) * h
     train, test = df[~held], df[held]
 
     fcst = MLForecast(
         models={"lgbm": lgb.LGBMRegressor(n_estimators=300, learning_rate=0.05, num_leaves=63,
                                           n_jobs=args.threads, verbosity=-1)},
-        freq="D",
-        lags=[1, 7, 14, 28],
-        lag_transforms={1: [RollingMean(window_size=7), RollingMean(window_size=28)],
-                        7: [RollingMean(window_size=4)]},
-        date_features=["dayofweek", "month", "dayofyear"],
+        freq=freq,
+        lags=lags,
+        lag_transforms={1: [RollingMean(window_size=short), RollingMean(window_size=long_)],
+                        season: [RollingMean(window_size=4)]},
+        date_features=date_features,
         num_threads=args.threads,
     )
     started = time.perf_counter()
@@ -103,7 +112,7 @@ def main():
     values = np.array(list(accuracy.values()))
     print(json.dumps({
         "tool": "mlforecast",
-        "model": "LGBMRegressor (global; lags 1, 7, 14, 28, rolling means, calendar, price and promo as known future covariates)",
+        "model": f"LGBMRegressor (global; lags {', '.join(map(str, lags))}, rolling means, calendar, price and promo as known future covariates)",
         "series": len(accuracy),
         "fit_seconds": round(fitted, 3),
         "seconds": round(seconds, 3),

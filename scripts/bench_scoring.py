@@ -11,3 +11,13 @@ def wape_accuracy(y, yhat):
     else:
         wape = num / den
     return max(0.0, 1.0 - wape)
+
+
+# The calendar of `--frequency`, as Herd's `frequency` setting names it: the pandas
+# frequency (weeks start on Monday, months on the 1st, as Herd dates them) and the
+# seasonal cycle.
+CALENDARS = {
+    "daily": ("D", 7),
+    "weekly": ("W-MON", 52),
+    "monthly": ("MS", 12),
+}

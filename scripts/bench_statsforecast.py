@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fit statsforecast's AutoETS(season_length=7) on a sample of series for `herd bench train`.
+"""Fit statsforecast's AutoETS (season length 7, 52 or 12 by `--frequency`) on a sample of series for `herd bench train`.
 
 Prints one JSON line on stdout (everything else goes to stderr) so the Rust side can
 parse it directly. Only the fit+forecast is timed; reading, filling and scoring are not,
@@ -21,16 +21,16 @@ try:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, NaNModel
 
-    from bench_scoring import wape_accuracy
+    from bench_scoring import CALENDARS, wape_accuracy
 except ImportError as e:
     print(f"bench_statsforecast: missing dependency ({e.name}): pip install statsforecast pyarrow", file=sys.stderr)
     sys.exit(2)
 
-SEASON = 7
+FREQ, SEASON = CALENDARS["daily"]
 
 
 def seasonal_naive(train, h):
-    """Repeat the last observed week (or whatever shorter history there is)."""
+    """Repeat the last observed cycle (or whatever shorter history there is)."""
     if len(train) == 0:
         return np.zeros(h)
     week = train[-SEASON:]
@@ -48,7 +48,7 @@ def load_series(path, keys):
     for key, g in df.groupby("key", sort=False):
         g = g.sort_values("date")
         # A key may start late: its series begins at its first row, not the file's.
-        s = g.set_index("date")["sales"].asfreq("D", fill_value=0.0).fillna(0.0)
+        s = g.set_index("date")["sales"].asfreq(FREQ, fill_value=0.0).fillna(0.0)
         out[key] = s
     return out
 
@@ -58,9 +58,12 @@ def main():
     ap.add_argument("--input", required=True)
     ap.add_argument("--keys", required=True)
     ap.add_argument("--horizon", type=int, default=28)
+    ap.add_argument("--frequency", choices=sorted(CALENDARS), default="daily")
     ap.add_argument("--n-jobs", type=int, default=1)
     args = ap.parse_args()
     h = args.horizon
+    global FREQ, SEASON
+    FREQ, SEASON = CALENDARS[args.frequency]
     # Keep stdout clean for the JSON line; statsforecast/numpy warnings go to stderr anyway.
     warnings.simplefilter("ignore", RuntimeWarning)
 
@@ -90,7 +93,7 @@ def main():
 
     # NaNModel as fallback: a key AutoETS rejects (e.g. "tiny datasets") yields NaN instead of
     # aborting the whole batch, so the timing stays one parallel call and failures stay countable.
-    sf = StatsForecast(models=[AutoETS(season_length=SEASON)], freq="D", n_jobs=args.n_jobs,
+    sf = StatsForecast(models=[AutoETS(season_length=SEASON)], freq=FREQ, n_jobs=args.n_jobs,
                        fallback_model=NaNModel())
     t0 = time.perf_counter()
     fc = sf.forecast(df=train_df, h=h)

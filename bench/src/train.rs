@@ -58,7 +58,7 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
 
     // Read and group: the clock starts before the file is opened.
     let started = Instant::now();
-    let windows = Windows::new(args.window_days);
+    let windows = Windows::of(args.window_days, settings.frequency);
     let (rows, keys) = read_windows(&input, &windows)?;
     let histories: Vec<(SeriesKey, DenseHistory)> = windows
         .map()
@@ -105,7 +105,7 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
     }
 
     // A year-long window, as the continuous trainer would keep for a million keys.
-    let year = Windows::new(365);
+    let year = Windows::of(365, settings.frequency);
     read_windows(&input, &year)?;
     emit(
         json!({"bench": "train", "stage": "window_memory", "window_days": 365,
@@ -126,11 +126,20 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
             "statsforecast",
             Some(&sample),
             run.model.horizon,
+            settings.frequency,
             &herd,
         )?;
     }
     if args.lightgbm {
-        peer(args, &input, "mlforecast", None, run.model.horizon, &herd)?;
+        peer(
+            args,
+            &input,
+            "mlforecast",
+            None,
+            run.model.horizon,
+            settings.frequency,
+            &herd,
+        )?;
     }
     Ok(())
 }
@@ -151,7 +160,7 @@ fn read_windows(input: &Path, windows: &Windows) -> anyhow::Result<(u64, usize)>
                 }
             }
         });
-        let mut loader = WindowLoader::new(windows.capacity(), None);
+        let mut loader = WindowLoader::new(windows.capacity(), None).frequency(windows.frequency());
         for batch in receiver {
             let batch = batch.with_context(|| format!("reading {}", input.display()))?;
             loader.add(&batch)?;
@@ -233,6 +242,7 @@ fn peer(
     tool: &str,
     keys: Option<&[String]>,
     horizon: usize,
+    frequency: herd_models::Frequency,
     herd: &HerdFigures<'_>,
 ) -> anyhow::Result<()> {
     let script = std::env::var(format!("HERD_{}_SCRIPT", tool.to_uppercase()))
@@ -243,7 +253,9 @@ fn peer(
         .arg("--input")
         .arg(input)
         .arg("--horizon")
-        .arg(horizon.to_string());
+        .arg(horizon.to_string())
+        .arg("--frequency")
+        .arg(frequency.as_str());
     let keys_file: PathBuf = args
         .work_dir
         .join(format!("{tool}-keys-{}.txt", std::process::id()));

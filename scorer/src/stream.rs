@@ -709,7 +709,11 @@ impl ExactlyOnceSink for ScoreSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         self.read.insert(record.partition, record.offset + 1);
-        let Some(sale) = herd_history::sale_of(&record, &mut self.summary.malformed) else {
+        let Some(sale) = herd_history::sale_of(
+            &record,
+            self.windows.frequency(),
+            &mut self.summary.malformed,
+        ) else {
             return;
         };
         let key = SeriesKey::new(sale.store_id.clone(), sale.item_id.clone());

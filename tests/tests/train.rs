@@ -898,7 +898,11 @@ fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
         std::fs::write(env.path("data.csv"), csv).expect("the file");
         let stdout = herd_ok(&env, "ingest", &["ingest", "data.csv"]);
         // Read, accepted, rejected (sent to the dead-letter topic).
-        assert_eq!(numbers(line(&stdout, "read "))[..3], [rows + 1, rows, 1], "{stdout}");
+        assert_eq!(
+            numbers(line(&stdout, "read "))[..3],
+            [rows + 1, rows, 1],
+            "{stdout}"
+        );
         // A producer that knows nothing of the calendar: the archive refuses it.
         std::fs::write(
             env.path("stray.jsonl"),

@@ -451,7 +451,11 @@ impl ExactlyOnceSink for TrainerSink {
 
     fn buffer(&mut self, record: ConsumedRecord<'_>) {
         self.next.insert(record.partition, record.offset + 1);
-        let Some(record_value) = sale_of(&record, &mut self.malformed) else {
+        let Some(record_value) = sale_of(
+            &record,
+            self.shared.windows.frequency(),
+            &mut self.malformed,
+        ) else {
             return;
         };
         // While a partition replays what the topic held at assignment, no key of it
