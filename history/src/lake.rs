@@ -57,6 +57,7 @@ async fn read(
     sales: &DeltaTable,
     mut loader: WindowLoader<'_>,
 ) -> Result<LoadSummary> {
+    herd_lake::tables::check_frequency(sales, windows.frequency())?;
     let mut read = WindowLoader::parquet_columns();
     read.read
         .extend(["kafka_partition", "kafka_offset"].map(str::to_owned));

@@ -92,7 +92,8 @@ impl SalesSink {
         kafka: &KafkaOptions,
     ) -> Result<Self, ArchiveError> {
         let root = LakeRoot::parse(&options.lake_root)?;
-        let table = tables::open_or_create(&root, &tables::sales()).await?;
+        let table = tables::open_or_create(&root, &tables::sales_of(options.frequency)).await?;
+        tables::check_frequency(&table, options.frequency)?;
         Ok(Self {
             appender: ExactlyOnceAppender::new(table, "archive"),
             rows: SalesRows::new(),

@@ -10,6 +10,8 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use tracing::info;
 use url::Url;
 
+use herd_schemas::Frequency;
+
 use crate::error::{LakeError, Result};
 use crate::root::LakeRoot;
 use crate::sales::{SALES_PARTITION_COLUMN, SALES_TABLE, sales_schema};
@@ -23,15 +25,65 @@ pub struct TableSpec {
     pub schema: SchemaRef,
     /// Columns whose values become `column=value` directories.
     pub partition_columns: Vec<String>,
+    /// Table properties (`configuration` in the Delta log) written when the table is
+    /// created, e.g. `herd.frequency`.
+    pub properties: Vec<(String, String)>,
 }
+
+/// The table property that declares the calendar of the `sales` table's series.
+pub const FREQUENCY_PROPERTY: &str = "herd.frequency";
 
 /// The `sales` table: one row per accepted input record, partitioned by year.
 pub fn sales() -> TableSpec {
+    sales_of(Frequency::Daily)
+}
+
+/// The `sales` table of series observed at `frequency`, which a table created from
+/// this spec declares in its `herd.frequency` property.
+pub fn sales_of(frequency: Frequency) -> TableSpec {
     TableSpec {
         name: SALES_TABLE.to_owned(),
         schema: sales_schema(),
         partition_columns: vec![SALES_PARTITION_COLUMN.to_owned()],
+        properties: vec![(FREQUENCY_PROPERTY.to_owned(), frequency.as_str().to_owned())],
     }
+}
+
+/// The frequency the `sales` table declares: its `herd.frequency` property, daily
+/// for a table created before the property existed.
+pub fn declared_frequency(table: &DeltaTable) -> Result<Frequency> {
+    let url = table.table_url().to_string();
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| LakeError::delta("read the table properties of", &url)(e))?;
+    match snapshot
+        .table_config()
+        .unknown_properties
+        .get(FREQUENCY_PROPERTY)
+    {
+        None => Ok(Frequency::Daily),
+        Some(value) => Frequency::parse(value).ok_or_else(|| LakeError::SchemaMismatch {
+            table: url,
+            reason: format!("{FREQUENCY_PROPERTY} is `{value}`, not daily, weekly or monthly"),
+        }),
+    }
+}
+
+/// Fails unless the `sales` table declares `frequency`: a lake of weekly series read
+/// as daily ones (or the other way round) would forecast nonsense.
+pub fn check_frequency(table: &DeltaTable, frequency: Frequency) -> Result<()> {
+    let declared = declared_frequency(table)?;
+    if declared == frequency {
+        return Ok(());
+    }
+    Err(LakeError::SchemaMismatch {
+        table: table.table_url().to_string(),
+        reason: format!(
+            "it holds {declared} series ({FREQUENCY_PROPERTY} = {declared}) but this process \
+             is set up for {frequency} ones: set `frequency = \"{declared}\"` \
+             (HERD_FREQUENCY={declared}), or give the {frequency} series a lake of their own"
+        ),
+    })
 }
 
 /// Opens table `spec.name` under `root`, creating it with the spec's schema and
@@ -63,6 +115,13 @@ pub async fn open_or_create(root: &LakeRoot, spec: &TableSpec) -> Result<DeltaTa
         .with_table_name(spec.name.clone())
         .with_columns(expected.fields().cloned())
         .with_partition_columns(spec.partition_columns.clone())
+        .with_configuration(
+            spec.properties
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone()))),
+        )
+        // Herd's own properties are not Delta's.
+        .with_raise_if_key_not_exists(false)
         .with_save_mode(SaveMode::ErrorIfExists)
         // With retries, delta-rs 1.1.3 turns a lost race for version 0 into a second
         // protocol + metadata commit at version 1 (its fallback reloads the winner's

@@ -93,6 +93,7 @@ pub fn promotions_table() -> TableSpec {
         name: PROMOTIONS_TABLE.to_owned(),
         schema: Arc::clone(&PROMOTIONS_SCHEMA),
         partition_columns: Vec::new(),
+        properties: Vec::new(),
     }
 }
 

@@ -161,6 +161,7 @@ pub fn production_table() -> TableSpec {
         name: PRODUCTION_TABLE.to_owned(),
         schema: Arc::clone(&PRODUCTION_SCHEMA),
         partition_columns: Vec::new(),
+        properties: Vec::new(),
     }
 }
 

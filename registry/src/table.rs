@@ -197,6 +197,7 @@ pub fn models_table() -> TableSpec {
         name: MODELS_TABLE.to_owned(),
         schema: Arc::clone(&MODELS_SCHEMA),
         partition_columns: Vec::new(),
+        properties: Vec::new(),
     }
 }
 

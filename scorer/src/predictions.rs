@@ -52,6 +52,7 @@ pub fn predictions_table() -> TableSpec {
         name: PREDICTIONS_TABLE.to_owned(),
         schema: Arc::clone(&SCHEMA),
         partition_columns: vec!["as_of".to_owned()],
+        properties: Vec::new(),
     }
 }
 

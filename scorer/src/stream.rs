@@ -206,7 +206,8 @@ pub async fn run_stream(
         options.refresh,
         following.clone(),
     ));
-    let sales = tables::open_or_create(lake, &tables::sales()).await?;
+    let sales = tables::open_or_create(lake, &tables::sales_of(options.frequency)).await?;
+    tables::check_frequency(&sales, options.frequency)?;
     let predictions = tables::open_or_create(lake, &predictions_table()).await?;
     let mut sink = ScoreSink {
         kafka: kafka.clone(),

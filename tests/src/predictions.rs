@@ -52,6 +52,7 @@ fn spec() -> TableSpec {
             Field::new("origin", DataType::Utf8, true),
         ])),
         partition_columns: vec!["as_of".to_owned()],
+        properties: Vec::new(),
     }
 }
 

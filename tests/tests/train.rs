@@ -953,6 +953,19 @@ fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
             .filter_map(|r| r.data_end)
             .max()
             .expect("ends");
+        // The lake declares its calendar: a process set up for daily series refuses
+        // it instead of reading weeks or months as days.
+        let ran = Ran::run(
+            env.herd()
+                .env("HERD_FREQUENCY", "daily")
+                .args(["train", "--once"]),
+            None,
+        );
+        assert!(
+            !ran.success && ran.stderr.contains(&format!("holds {name} series")),
+            "{}",
+            ran.stderr
+        );
 
         herd_ok(
             &env,

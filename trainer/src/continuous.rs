@@ -213,7 +213,8 @@ pub async fn run_continuous(
         watches: DashMap::new(),
         drift: options.drift,
     });
-    let sales = tables::open_or_create(root, &tables::sales()).await?;
+    let sales = tables::open_or_create(root, &tables::sales_of(options.frequency)).await?;
+    tables::check_frequency(&sales, options.frequency)?;
     let mut sink = TrainerSink {
         root: root.clone(),
         kafka: kafka.clone(),

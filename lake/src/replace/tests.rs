@@ -19,6 +19,7 @@ fn spec() -> TableSpec {
             Field::new("day", DataType::Date32, false),
         ])),
         partition_columns: vec!["day".to_owned()],
+        properties: Vec::new(),
     }
 }
 

@@ -19,6 +19,7 @@ async fn write(root: &LakeRoot, name: &str, batch: RecordBatch, partitions: &[&s
         name: name.to_owned(),
         schema: batch.schema(),
         partition_columns: partitions.iter().map(|p| (*p).to_owned()).collect(),
+        properties: Vec::new(),
     };
     let mut table = open_or_create(root, &spec).await.unwrap();
     let mut writer = RecordBatchWriter::for_table(&table).unwrap();

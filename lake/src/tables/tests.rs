@@ -57,6 +57,7 @@ async fn nested_table_names_get_nested_directories() {
         name: "production/models".to_owned(),
         schema: Arc::new(Schema::new(vec![Field::new("key", DataType::Utf8, false)])),
         partition_columns: vec![],
+        properties: Vec::new(),
     };
     open_or_create(&root, &spec).await.unwrap();
     let dir = root.url().to_file_path().unwrap();
@@ -181,6 +182,7 @@ fn spec(extra: &[Field]) -> TableSpec {
         name: "upgraded".to_owned(),
         schema: Arc::new(Schema::new(fields)),
         partition_columns: vec!["day".to_owned()],
+        properties: Vec::new(),
     }
 }
 
