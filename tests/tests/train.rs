@@ -1014,6 +1014,75 @@ fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
             assert!(frequency.check(date).is_ok(), "{answer}");
         }
         assert!(frequency.check(as_of).is_ok() && as_of <= last, "{answer}");
-        eprintln!("{name}: {rows} rows, last period {last}, answer as of {as_of}");
+        drop(_server);
+
+        // Three more periods arrive while a continuous scorer follows the topic: each
+        // key is scored as of each new period, its forecast on the calendar.
+        let group = herd_tests::unique(&format!("score-{name}"));
+        let mut scoring = herd_tests::live::scorer(&env, &group, "scorer", &["--idle-exit", "5"]);
+        scoring.wait_for_log(herd_tests::live::SCORING, herd_tests::live::STARTUP);
+        let longer = (days.parse::<u32>().expect("days") + 100).to_string();
+        herd_ok(
+            &env,
+            "generate-more",
+            &[
+                "generate",
+                "more.csv",
+                "--stores",
+                "2",
+                "--items",
+                "4",
+                "--days",
+                &longer,
+                "--frequency",
+                name,
+            ],
+        );
+        let more = std::fs::read_to_string(env.path("more.csv")).expect("the file");
+        let date_of = |row: &str| -> NaiveDate {
+            row.split(',')
+                .nth(2)
+                .expect("a date")
+                .parse()
+                .expect("a date")
+        };
+        let new_periods: Vec<NaiveDate> = more
+            .lines()
+            .skip(1)
+            .map(date_of)
+            .filter(|date| *date > last)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .take(3)
+            .collect();
+        assert_eq!(new_periods.len(), 3, "{name}: {new_periods:?}");
+        let mut live = String::from("store_id,item_id,date,sales,price,promo\n");
+        for row in more.lines().skip(1) {
+            if new_periods.contains(&date_of(row)) {
+                live.push_str(row);
+                live.push('\n');
+            }
+        }
+        std::fs::write(env.path("live.csv"), live).expect("a file");
+        assert_eq!(ingest(&env, "ingest-live", "live.csv"), 8 * 3);
+        let summary = herd_tests::live::scored(&env, &scoring.wait_success(FINISH));
+        assert_eq!(
+            (summary.key_days, summary.failed),
+            (8 * 3, 0),
+            "{summary:?}"
+        );
+        let table = PredictionsTable::read(&env.lake_root(), &[]);
+        let stream: Vec<_> = table.from_source("stream");
+        assert_eq!(stream.len(), 8 * 3 * horizon, "{name}");
+        for row in stream {
+            assert!(new_periods.contains(&row.as_of), "{row:?}");
+            let step = usize::try_from(row.step).expect("a step");
+            assert_eq!(row.target_date, frequency.add(row.as_of, step), "{row:?}");
+            assert_eq!(row.origin.as_deref(), Some("champion"), "{row:?}");
+        }
+        eprintln!(
+            "{name}: {rows} rows, last period {last}, answer as of {as_of}, live periods \
+             {new_periods:?} scored"
+        );
     }
 }
