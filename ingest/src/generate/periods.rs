@@ -8,7 +8,6 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use herd_lake::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray,
@@ -93,19 +92,8 @@ pub fn write_periodic(
     path: &Path,
     format: Option<Format>,
 ) -> Result<Summary, GenerateError> {
-    spec.validate()?;
-    let format = match format {
-        Some(format) => format,
-        None => Format::from_path(path).ok_or_else(|| GenerateError::UnknownFormat {
-            path: path.to_owned(),
-        })?,
-    };
-    let started = Instant::now();
+    let (format, file, started) = super::write::create(spec, path, format)?;
     let records = periodic_records(spec, frequency);
-    let file = File::create(path).map_err(|source| GenerateError::Create {
-        path: path.to_owned(),
-        source,
-    })?;
     let written = match format {
         Format::Parquet => write_parquet(&records, file, path),
         Format::Csv | Format::JsonLines => write_text(&records, format, file, path),

@@ -53,18 +53,7 @@ pub fn write_file(
     format: Option<Format>,
     progress: &dyn Fn(u64),
 ) -> Result<Summary, GenerateError> {
-    spec.validate()?;
-    let format = match format {
-        Some(format) => format,
-        None => Format::from_path(path).ok_or_else(|| GenerateError::UnknownFormat {
-            path: path.to_owned(),
-        })?,
-    };
-    let started = Instant::now();
-    let file = File::create(path).map_err(|source| GenerateError::Create {
-        path: path.to_owned(),
-        source,
-    })?;
+    let (format, file, started) = create(spec, path, format)?;
     let plan = Plan::new(spec);
     let written = match format {
         Format::Parquet => write_parquet(&plan, file, path, progress),
@@ -81,6 +70,28 @@ pub fn write_file(
         bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Checks `spec`, settles the format (`format`, else the one `path`'s extension
+/// names) and creates the file: the start of every generated file, timed from here.
+pub(super) fn create(
+    spec: &GeneratorSpec,
+    path: &Path,
+    format: Option<Format>,
+) -> Result<(Format, File, Instant), GenerateError> {
+    spec.validate()?;
+    let format = match format {
+        Some(format) => format,
+        None => Format::from_path(path).ok_or_else(|| GenerateError::UnknownFormat {
+            path: path.to_owned(),
+        })?,
+    };
+    let started = Instant::now();
+    let file = File::create(path).map_err(|source| GenerateError::Create {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok((format, file, started))
 }
 
 fn write_error(path: &Path) -> impl Fn(std::io::Error) -> GenerateError + '_ {
