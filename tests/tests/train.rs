@@ -759,23 +759,7 @@ fn a_drifting_key_is_retrained_for_drift_and_a_steady_one_is_not() {
         std::thread::sleep(Duration::from_millis(500));
     }
 
-    // Eight more days of two keys: one exactly as its model forecast (its last
-    // week again), one at three times that level.
-    let (steady, drifting) = ("S0001/I00001", "S0002/I00002");
-    let mut lines = Vec::new();
-    for offset in 0..8 {
-        let date = day(HISTORY_DAYS + offset);
-        let week_before = day(HISTORY_DAYS - 7 + offset % 7);
-        for (key, scale, shift) in [(steady, 1.0, 0.0), (drifting, 3.0, 5.0)] {
-            let (store, item) = key.split_once('/').expect("store/item");
-            let sales = history[&(key.to_owned(), week_before)] * scale + shift;
-            lines.push(format!(
-                r#"{{"store_id":"{store}","item_id":"{item}","date":"{date}","sales":{sales}}}"#
-            ));
-        }
-    }
-    std::fs::write(env.path("live.jsonl"), lines.join("\n") + "\n").expect("a file");
-    assert_eq!(ingest(&env, "ingest-live", "live.jsonl"), 16);
+    let (steady, drifting) = publish_steady_and_drifting_days(&env, &history);
     let stdout = trainer.wait_success(FINISH);
     assert!(
         stdout.contains("drift: 1 keys retrained before min_new_days"),
@@ -783,19 +767,9 @@ fn a_drifting_key_is_retrained_for_drift_and_a_steady_one_is_not() {
     );
 
     let table = ModelsTable::read(&env.lake_root());
-    let versions = |key: &str| -> Vec<(i64, Option<&str>)> {
-        let mut rows: Vec<_> = table
-            .rows
-            .iter()
-            .filter(|r| r.key == key)
-            .map(|r| (r.version, r.trigger.as_deref()))
-            .collect();
-        rows.sort();
-        rows
-    };
-    assert_eq!(versions(steady), [(1, Some("new_days"))]);
+    assert_eq!(versions(&table, steady), [(1, Some("new_days"))]);
     assert_eq!(
-        versions(drifting),
+        versions(&table, drifting),
         [(1, Some("new_days")), (2, Some("drift"))]
     );
     assert_eq!(
@@ -1085,4 +1059,86 @@ fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
              {new_periods:?} scored"
         );
     }
+}
+
+/// Eight more days of two keys after the simulated history: one exactly as a seasonal
+/// naive model forecast it (its last week again), one at three times that level.
+/// Returns (steady, drifting).
+fn publish_steady_and_drifting_days(
+    env: &Env,
+    history: &std::collections::HashMap<(String, NaiveDate), f64>,
+) -> (&'static str, &'static str) {
+    use herd_tests::simulated::{HISTORY_DAYS, day};
+    let (steady, drifting) = ("S0001/I00001", "S0002/I00002");
+    let mut lines = Vec::new();
+    for offset in 0..8 {
+        let date = day(HISTORY_DAYS + offset);
+        let week_before = day(HISTORY_DAYS - 7 + offset % 7);
+        for (key, scale, shift) in [(steady, 1.0, 0.0), (drifting, 3.0, 5.0)] {
+            let (store, item) = key.split_once('/').expect("store/item");
+            let sales = history[&(key.to_owned(), week_before)] * scale + shift;
+            lines.push(format!(
+                r#"{{"store_id":"{store}","item_id":"{item}","date":"{date}","sales":{sales}}}"#
+            ));
+        }
+    }
+    std::fs::write(env.path("live.jsonl"), lines.join("\n") + "\n").expect("a file");
+    assert_eq!(ingest(env, "ingest-live", "live.jsonl"), 16);
+    (steady, drifting)
+}
+
+/// A key's (version, trigger) pairs, oldest first.
+fn versions<'a>(table: &'a ModelsTable, key: &str) -> Vec<(i64, Option<&'a str>)> {
+    let mut rows: Vec<_> = table
+        .rows
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| (r.version, r.trigger.as_deref()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Models the continuous trainer did not train itself (here `train --once`'s, as
+/// after a restart) are watched for drift from its start: the drifting key is
+/// retrained for drift long before `--min-new-days`, the steady one is not.
+#[test]
+fn models_registered_before_the_trainer_started_are_watched_for_drift() {
+    use herd_tests::simulated::{KEYS, published, simulate, sold_history};
+
+    let env = Env::new("train-drift-start", 3);
+    env.create_topics();
+    published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
+    archive(&env, "3");
+    let history = sold_history(&env);
+    let summary = train_once(&env, &["--models", "seasonal_naive"]);
+    assert_eq!(summary.registered, KEYS as u64, "{summary:?}");
+
+    let group = herd_tests::unique("train-drift-start");
+    let mut trainer = env.herd();
+    trainer.args([
+        "train",
+        "--group",
+        &group,
+        "--models",
+        "seasonal_naive",
+        "--min-new-days",
+        "30",
+        "--idle-exit",
+        "8",
+    ]);
+    let mut trainer = Background::spawn(trainer, env.dir(), "train-drift-start");
+    trainer.wait_for_log("rebuilt windows from the lake", Duration::from_secs(60));
+    let (steady, drifting) = publish_steady_and_drifting_days(&env, &history);
+    let stdout = trainer.wait_success(FINISH);
+    assert!(
+        stdout.contains("drift: 1 keys retrained before min_new_days"),
+        "{stdout}"
+    );
+    let table = ModelsTable::read(&env.lake_root());
+    assert_eq!(versions(&table, steady), [(1, Some("manual"))]);
+    assert_eq!(
+        versions(&table, drifting),
+        [(1, Some("manual")), (2, Some("drift"))]
+    );
 }

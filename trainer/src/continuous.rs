@@ -24,11 +24,11 @@ use herd_bus::{
 use herd_history::{DenseHistory, WindowDigest, Windows, item_profiles, sale_of, window_profiles};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
 use herd_models::{ItemProfile, Model};
-use herd_registry::{CandidateRegistry, ModelStatus, NewModel, Trigger};
+use herd_registry::{CandidateRegistry, ModelRow, ModelStatus, NewModel, Trigger};
 use herd_schemas::{SeriesId, SeriesKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::announce::Announcer;
 use crate::drift::{DriftOptions, Watch};
@@ -396,13 +396,17 @@ impl ExactlyOnceSink for TrainerSink {
             herd_history::load(&self.shared.windows, self.archive.table(), Some(&new)).await?;
         // Another member of the group may have trained these keys since this process
         // started: what the registry holds now decides what is due.
-        if let Some(registry) = CandidateRegistry::open_existing(&self.root).await? {
+        let mut watched = 0;
+        if let Some(mut registry) = CandidateRegistry::open_existing(&self.root).await? {
             for (key, end) in registry.all_trained_through() {
                 self.shared
                     .trained_through
                     .entry(key.clone())
                     .and_modify(|known| *known = (*known).max(*end))
                     .or_insert(*end);
+            }
+            if self.shared.drift.is_some() {
+                watched = watch_latest(&self.shared, &mut registry, &new, &self.run).await?;
             }
         }
         let mut due = 0;
@@ -438,6 +442,7 @@ impl ExactlyOnceSink for TrainerSink {
             rows = loaded.rows,
             files = loaded.scan.files,
             due,
+            watched,
             "rebuilt windows from the lake"
         );
         for partition in new_list {
@@ -641,6 +646,57 @@ async fn training_task(
         "training stopped"
     );
     Ok((trained, failed, drifted, commits))
+}
+
+/// Watches for drift the latest model of each key of `partitions` that no watch
+/// covers yet: models registered before this process started (by `train --once`,
+/// an earlier run, or another member of the group) are judged on the days after
+/// them as this process's own are. Returns how many it watches.
+async fn watch_latest(
+    shared: &Shared,
+    registry: &mut CandidateRegistry,
+    partitions: &HashSet<i32>,
+    run: &RunSettings,
+) -> Result<usize> {
+    let mut latest: HashMap<SeriesKey, ModelRow> = HashMap::new();
+    for row in registry.rows().await? {
+        let owned = shared
+            .windows
+            .map()
+            .get(&row.key)
+            .is_some_and(|entry| partitions.contains(&entry.partition));
+        if !owned || shared.watches.contains_key(&row.key) {
+            continue;
+        }
+        match latest.get(&row.key) {
+            Some(known) if known.version >= row.version => {}
+            _ => _ = latest.insert(row.key.clone(), row),
+        }
+    }
+    let mut watched = 0;
+    for (key, row) in latest {
+        let wape = row.metrics.as_ref().map(|m| m.wape);
+        if row.status != ModelStatus::Candidate || row.artifact.is_none() {
+            continue;
+        }
+        let model = match registry.artifact(&row).await {
+            Ok(bytes) => Model::from_bytes(&bytes).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match model {
+            Ok(model) => {
+                if let Some(watch) = Watch::of(&model, run.model.horizon, wape) {
+                    shared.watches.insert(key, watch);
+                    watched += 1;
+                }
+            }
+            // Not watching one key is no reason to stop training the others.
+            Err(error) => {
+                warn!(%key, version = row.version, error, "not watching a model for drift")
+            }
+        }
+    }
+    Ok(watched)
 }
 
 /// What a newly trained model expects of the days after its data; `None` for a
