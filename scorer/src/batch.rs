@@ -321,3 +321,49 @@ pub fn through(history: &DenseHistory, as_of: NaiveDate) -> Option<DenseHistory>
     );
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herd_models::Frequency;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_history_is_cut_or_padded_to_the_period_that_holds_the_day_asked_for() {
+        // Ten weeks from Monday 2024-01-01, the fourth unobserved.
+        let mut sales: Vec<f32> = (0..10).map(|w| w as f32).collect();
+        sales[3] = f32::NAN;
+        let weekly = DenseHistory {
+            start: date("2024-01-01"),
+            frequency: Frequency::Weekly,
+            price: vec![1.0; 10],
+            promo: vec![0; 10],
+            sales,
+        };
+        // A Wednesday names its week: the history ends with that week.
+        let cut = through(&weekly, date("2024-01-17")).unwrap();
+        assert_eq!((cut.sales.len(), cut.frequency), (3, Frequency::Weekly));
+        assert_eq!(cut.view().end(), date("2024-01-15"));
+        // Past the data: padded with unobserved weeks, so a forecast starts after it.
+        let padded = through(&weekly, date("2024-03-20")).unwrap();
+        assert_eq!(padded.sales.len(), 12);
+        assert!(padded.sales[10..].iter().all(|v| v.is_nan()));
+        assert_eq!(padded.view().end(), date("2024-03-18"));
+        // Before the first week: nothing to forecast from.
+        assert!(through(&weekly, date("2023-12-31")).is_none());
+
+        let monthly = DenseHistory {
+            start: date("2020-01-01"),
+            frequency: Frequency::Monthly,
+            sales: vec![5.0; 24],
+            price: vec![1.0; 24],
+            promo: vec![0; 24],
+        };
+        let cut = through(&monthly, date("2021-03-31")).unwrap();
+        assert_eq!(cut.sales.len(), 15);
+        assert_eq!(cut.view().end(), date("2021-03-01"));
+    }
+}
