@@ -58,10 +58,13 @@ impl FeatureSet {
 /// Writes the dense regressors of one day into `out[..set.dense_len()]`.
 ///
 /// `lags` are the 28 sales before the day, oldest first (`lags[27]` is yesterday);
-/// `ordinal` is the day's `calendar::ordinal`; `price` is > 0 (prepared or resolved).
+/// `far_lag` is the lag of column 7: 14 (two weeks) for daily and weekly series, 12
+/// (the same month last year) for monthly ones; `ordinal` is the day's
+/// `calendar::ordinal`; `price` is > 0 (prepared or resolved).
 pub(crate) fn dense_row(
     set: FeatureSet,
     lags: &[f64; MAX_LAG],
+    far_lag: usize,
     ordinal: i64,
     price: f64,
     promo: u8,
@@ -71,7 +74,7 @@ pub(crate) fn dense_row(
     for (slot, lag) in out.iter_mut().zip(lags.iter().rev()).take(7) {
         *slot = *lag;
     }
-    out[7] = lags[MAX_LAG - 14];
+    out[7] = lags[MAX_LAG - far_lag.clamp(1, MAX_LAG)];
     out[8] = lags[0];
     let promo = f64::from(promo.min(1));
     match set {
@@ -110,14 +113,14 @@ mod tests {
     fn rows_hold_the_documented_columns() {
         let lags: [f64; MAX_LAG] = std::array::from_fn(|i| i as f64); // yesterday = 27
         let mut out = [f64::NAN; MAX_DENSE];
-        dense_row(FeatureSet::Spark, &lags, 0, 2.5, 1, &mut out);
+        dense_row(FeatureSet::Spark, &lags, 14, 0, 2.5, 1, &mut out);
         assert_eq!(
             &out[..11],
             &[
                 27.0, 26.0, 25.0, 24.0, 23.0, 22.0, 21.0, 14.0, 0.0, 2.5, 1.0
             ]
         );
-        dense_row(FeatureSet::Full, &lags, 0, 1.0, 0, &mut out);
+        dense_row(FeatureSet::Full, &lags, 14, 0, 1.0, 0, &mut out);
         assert_eq!(out[9], 24.0); // mean of 21..=27
         assert_eq!(out[10], 13.5); // mean of 0..=27
         assert!((out[11]).abs() < 1e-12 && (out[12] - 1.0).abs() < 1e-12);

@@ -86,7 +86,15 @@ pub(crate) fn fit_prefixes(
         if pending.peek().is_none() {
             break;
         }
-        dense_row(features, lags, clock.ordinal(t), price, promo, &mut dense);
+        dense_row(
+            features,
+            lags,
+            clock.far_lag(),
+            clock.ordinal(t),
+            price,
+            promo,
+            &mut dense,
+        );
         z[..q].copy_from_slice(&dense[..q]);
         z[q] = target;
         gram.add(&z, clock.weekday(t));
@@ -123,6 +131,7 @@ pub(crate) fn project(
         dense_row(
             features,
             lags,
+            clock.far_lag(),
             clock.ordinal(step),
             price,
             promo,
@@ -174,6 +183,15 @@ impl Clock {
             Frequency::Daily => self.first_ordinal + t as i64,
             Frequency::Weekly => self.first_ordinal + 7 * t as i64,
             Frequency::Monthly => ordinal(self.frequency.add(self.start, t)),
+        }
+    }
+
+    /// The lag of the far column: the same month last year for monthly series, two
+    /// periods of a week otherwise.
+    fn far_lag(&self) -> usize {
+        match self.frequency {
+            Frequency::Monthly => 12,
+            Frequency::Daily | Frequency::Weekly => 14,
         }
     }
 
