@@ -116,11 +116,12 @@ pub fn publish(
                 .as_ref()
                 .ok()
                 .and_then(|record| record.check_calendar(options.frequency).err());
-            let parsed = match off_calendar {
-                Some(err) => Err(err),
-                None => row.parsed.clone(),
+            // Borrowed, not cloned: every accepted row passes through here.
+            let verdict = match (&row.parsed, &off_calendar) {
+                (_, Some(err)) | (Err(err), None) => Err(err),
+                (Ok(record), None) => Ok(record),
             };
-            let sent = match &parsed {
+            let sent = match verdict {
                 Ok(record) => {
                     summary.accepted += 1;
                     key.clear();

@@ -70,30 +70,13 @@ impl Frequency {
 
     /// The date that names `period` (its first day). Saturates at chrono's range.
     pub fn date_of(self, period: i32) -> NaiveDate {
-        let shift = |base: NaiveDate, days: i64| {
-            let moved = if days >= 0 {
-                base.checked_add_days(Days::new(days as u64))
-            } else {
-                base.checked_sub_days(Days::new(days.unsigned_abs()))
-            };
-            moved.unwrap_or(if days >= 0 {
-                NaiveDate::MAX
-            } else {
-                NaiveDate::MIN
-            })
+        let zero = match self {
+            Frequency::Daily | Frequency::Monthly => EPOCH,
+            Frequency::Weekly => EPOCH_MONDAY,
         };
-        match self {
-            Frequency::Daily => shift(EPOCH, i64::from(period)),
-            Frequency::Weekly => shift(EPOCH_MONDAY, 7 * i64::from(period)),
-            Frequency::Monthly => {
-                let year = 1970 + period.div_euclid(12);
-                let month = period.rem_euclid(12) as u32 + 1;
-                NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(if period >= 0 {
-                    NaiveDate::MAX
-                } else {
-                    NaiveDate::MIN
-                })
-            }
+        match usize::try_from(period) {
+            Ok(forward) => self.add(zero, forward),
+            Err(_) => self.sub(zero, period.unsigned_abs() as usize),
         }
     }
 

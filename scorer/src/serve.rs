@@ -36,7 +36,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Datelike as _, NaiveDate};
 use herd_history::DenseHistory;
-use herd_models::{Future, History, TrainOptions};
+use herd_models::{Future, TrainOptions};
 use herd_registry::ModelCache;
 use herd_schemas::{SeriesId, SeriesKey};
 use serde::{Deserialize, Serialize};
@@ -683,7 +683,7 @@ async fn answer(
             // else from the model's own state.
             let fresh = view
                 .as_ref()
-                .filter(|v| last_day(v) >= trained)
+                .filter(|v| v.end() >= trained)
                 .and_then(|v| model.model.forecast_from(v, horizon, future).ok());
             (
                 fresh.unwrap_or_else(|| model.model.forecast(horizon, future)),
@@ -759,11 +759,6 @@ async fn answer(
         covariates_used: kind.covariates(),
         forecast,
     }))
-}
-
-/// The last period of `history`.
-fn last_day(history: &History<'_>) -> NaiveDate {
-    history.end()
 }
 
 /// A forecast answer as JSON, serialized into a buffer sized for it at once (axum's

@@ -724,30 +724,13 @@ fn a_second_trainer_in_the_group_does_not_retrain_what_the_first_trained() {
 
 #[test]
 fn a_drifting_key_is_retrained_for_drift_and_a_steady_one_is_not() {
-    use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_history};
+    use herd_tests::simulated::{HISTORY_DAYS, KEYS, day};
 
-    let env = Env::new("train-drift", 3);
-    env.create_topics();
-    published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
-    archive(&env, "3");
-    let history = sold_history(&env);
+    let (env, history) = simulated_lake("train-drift");
 
     // The trainer trains every key once (seasonal naive, the last week repeated),
     // then would wait for 30 new days before retraining one.
-    let group = herd_tests::unique("train-drift");
-    let mut trainer = env.herd();
-    trainer.args([
-        "train",
-        "--group",
-        &group,
-        "--models",
-        "seasonal_naive",
-        "--min-new-days",
-        "30",
-        "--idle-exit",
-        "8",
-    ]);
-    let mut trainer = Background::spawn(trainer, env.dir(), "train-drift");
+    let mut trainer = slow_retrainer(&env, "train-drift");
     let started = Instant::now();
     while registered_versions(&env) < KEYS {
         assert!(
@@ -1061,6 +1044,37 @@ fn weekly_and_monthly_series_go_end_to_end_on_their_own_calendar() {
     }
 }
 
+/// The simulated history published and archived in a test world of its own; with
+/// what the topic holds of each key and day.
+fn simulated_lake(name: &str) -> (Env, std::collections::HashMap<(String, NaiveDate), f64>) {
+    use herd_tests::simulated::{published, simulate, sold_history};
+    let env = Env::new(name, 3);
+    env.create_topics();
+    published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
+    archive(&env, "3");
+    let history = sold_history(&env);
+    (env, history)
+}
+
+/// A continuous trainer of seasonal naive models in a group of its own, retraining a
+/// key only after 30 new days (or for drift), leaving 8 s after the last record.
+fn slow_retrainer(env: &Env, name: &str) -> Background {
+    let group = herd_tests::unique(name);
+    let mut trainer = env.herd();
+    trainer.args([
+        "train",
+        "--group",
+        &group,
+        "--models",
+        "seasonal_naive",
+        "--min-new-days",
+        "30",
+        "--idle-exit",
+        "8",
+    ]);
+    Background::spawn(trainer, env.dir(), name)
+}
+
 /// Eight more days of two keys after the simulated history: one exactly as a seasonal
 /// naive model forecast it (its last week again), one at three times that level.
 /// Returns (steady, drifting).
@@ -1104,30 +1118,13 @@ fn versions<'a>(table: &'a ModelsTable, key: &str) -> Vec<(i64, Option<&'a str>)
 /// retrained for drift long before `--min-new-days`, the steady one is not.
 #[test]
 fn models_registered_before_the_trainer_started_are_watched_for_drift() {
-    use herd_tests::simulated::{KEYS, published, simulate, sold_history};
+    use herd_tests::simulated::KEYS;
 
-    let env = Env::new("train-drift-start", 3);
-    env.create_topics();
-    published(&simulate(&env, "history", 0, 0, "1").wait_success(FINISH));
-    archive(&env, "3");
-    let history = sold_history(&env);
+    let (env, history) = simulated_lake("train-drift-start");
     let summary = train_once(&env, &["--models", "seasonal_naive"]);
     assert_eq!(summary.registered, KEYS as u64, "{summary:?}");
 
-    let group = herd_tests::unique("train-drift-start");
-    let mut trainer = env.herd();
-    trainer.args([
-        "train",
-        "--group",
-        &group,
-        "--models",
-        "seasonal_naive",
-        "--min-new-days",
-        "30",
-        "--idle-exit",
-        "8",
-    ]);
-    let mut trainer = Background::spawn(trainer, env.dir(), "train-drift-start");
+    let mut trainer = slow_retrainer(&env, "train-drift-start");
     trainer.wait_for_log("rebuilt windows from the lake", Duration::from_secs(60));
     let (steady, drifting) = publish_steady_and_drifting_days(&env, &history);
     let stdout = trainer.wait_success(FINISH);
