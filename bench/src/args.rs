@@ -56,6 +56,35 @@ pub enum BenchCommand {
     #[command(after_help = "Examples:\n  \
         herd bench freshness --size headline")]
     Freshness(BenchFreshnessArgs),
+    /// The whole pipeline as an operator runs it, from a data file to the last
+    /// committed forecast: `herd archive` follows the topic while `herd ingest`
+    /// publishes, then `train --once`, `promote --once` and `score --batch`
+    ///
+    /// Every stage is a `herd` process of its own, on fresh topics and a scratch
+    /// lake. Prints each stage's seconds and peak RSS, when the archive had stored
+    /// the last record, and the seconds until the last forecast was committed.
+    #[command(after_help = "Examples:\n  \
+        herd bench pipeline --size headline    # 10,000 series × 4,000 days\n  \
+        herd bench pipeline --size small")]
+    Pipeline(BenchPipelineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPipelineArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Run the pipeline on this file instead of generating one
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<std::path::PathBuf>,
+    /// Partitions of the run's topics
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
+    pub partitions: u32,
+    /// Where the generated file, the scratch lake and the stages' logs go
+    #[arg(long, default_value = "data/bench")]
+    pub work_dir: std::path::PathBuf,
+    /// Keep the generated file, the scratch lake and the logs
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]

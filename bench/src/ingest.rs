@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use herd_bus::{BulkProducer, FlushPolicy, KafkaOptions, TopicSpec};
 use herd_ingest::archive::{ArchiveOptions, run_archive};
-use herd_ingest::generate::{SeriesModel, write_file};
+use herd_ingest::generate::{GeneratorSpec, SeriesModel, write_file};
 use herd_ingest::publish::{PublishOptions, publish};
 use herd_ingest::read::Source;
 use serde_json::json;
@@ -26,24 +26,7 @@ pub async fn run(settings: &Settings, args: &BenchIngestArgs) -> anyhow::Result<
     let kafka = settings.kafka_options();
     let run = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
 
-    // The input file, generated unless given.
-    let input = match &args.input {
-        Some(path) => path.clone(),
-        None => {
-            let path = work.join(format!("bench-{}.parquet", spec.series()));
-            let started = Instant::now();
-            let path2 = path.clone();
-            let summary =
-                tokio::task::spawn_blocking(move || write_file(&spec, &path2, None, &|_| {}))
-                    .await??;
-            emit(json!({
-                "bench": "ingest", "stage": "generate", "rows": summary.rows, "series": summary.series,
-                "seconds": secs(started), "rows_per_s": rate(summary.rows, started),
-                "bytes": summary.bytes,
-            }));
-            path
-        }
-    };
+    let input = input_file("ingest", &spec, args.input.as_deref(), &work).await?;
 
     // Herd's ingest into a fresh topic.
     let topic = format!("herd.bench.ingest.{run}");
@@ -128,7 +111,30 @@ pub async fn run(settings: &Settings, args: &BenchIngestArgs) -> anyhow::Result<
     Ok(())
 }
 
-async fn create_topics(
+/// The given file, or a file of `spec` generated into `work` (its stage printed).
+pub(crate) async fn input_file(
+    bench: &str,
+    spec: &GeneratorSpec,
+    given: Option<&Path>,
+    work: &Path,
+) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    let path = work.join(format!("bench-{}.parquet", spec.series()));
+    let started = Instant::now();
+    let (spec, target) = (*spec, path.clone());
+    let summary =
+        tokio::task::spawn_blocking(move || write_file(&spec, &target, None, &|_| {})).await??;
+    emit(json!({
+        "bench": bench, "stage": "generate", "rows": summary.rows, "series": summary.series,
+        "seconds": secs(started), "rows_per_s": rate(summary.rows, started),
+        "bytes": summary.bytes,
+    }));
+    Ok(path)
+}
+
+pub(crate) async fn create_topics(
     kafka: &KafkaOptions,
     names: &[&str],
     partitions: u32,

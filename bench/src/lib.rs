@@ -7,6 +7,7 @@ mod args;
 mod freshness;
 mod ingest;
 mod measure;
+mod pipeline;
 mod promote;
 mod score;
 mod scratch;
@@ -17,8 +18,8 @@ mod unseen;
 use herd_config::Settings;
 
 pub use args::{
-    BenchCommand, BenchFreshnessArgs, BenchIngestArgs, BenchPromoteArgs, BenchScoreArgs,
-    BenchServeArgs, BenchTrainArgs,
+    BenchCommand, BenchFreshnessArgs, BenchIngestArgs, BenchPipelineArgs, BenchPromoteArgs,
+    BenchScoreArgs, BenchServeArgs, BenchTrainArgs,
 };
 
 /// Runs one benchmark with the configuration the `herd` command loaded.
@@ -30,5 +31,6 @@ pub async fn run(settings: &Settings, command: &BenchCommand) -> anyhow::Result<
         BenchCommand::Score(args) => score::run(settings, args).await,
         BenchCommand::Serve(args) => serve::run(settings, args).await,
         BenchCommand::Freshness(args) => freshness::run(settings, args).await,
+        BenchCommand::Pipeline(args) => pipeline::run(settings, args).await,
     }
 }
