@@ -341,3 +341,47 @@ fn kafka_properties_may_be_numbers() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_pipeline_runs_every_stage_as_a_process_and_archives_every_record() {
+    let work = tempfile::tempdir().expect("a temp dir");
+    let output = herd()
+        .args([
+            "bench", "pipeline", "--size", "small", "--stores", "2", "--items", "5",
+        ])
+        .args(["--partitions", "3", "--work-dir"])
+        .arg(work.path())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let stage = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["stage"] == name)
+            .unwrap_or_else(|| panic!("no {name} stage in:\n{stdout}"))
+    };
+    let generated = stage("generate")["rows"].as_u64().expect("rows");
+    assert!(generated > 0);
+    assert_eq!(stage("ingest")["rows"].as_u64(), Some(generated));
+    assert_eq!(stage("archive")["rows"].as_u64(), Some(generated));
+    for name in ["train", "promote", "score"] {
+        assert!(stage(name)["seconds"].as_f64().is_some(), "{name}");
+    }
+    let total = stage("total");
+    assert_eq!(total["rows"].as_u64(), Some(generated));
+    let seconds = |key: &str| total[key].as_f64().expect(key);
+    assert!(seconds("seconds_ingest") <= seconds("seconds_to_archived"));
+    assert!(seconds("seconds_to_archived") <= seconds("seconds_to_last_forecast"));
+    // Scratch files go unless --keep.
+    assert_eq!(std::fs::read_dir(work.path()).expect("listed").count(), 0);
+}
