@@ -18,6 +18,7 @@ use herd_lake::{LakeRoot, tables};
 use herd_scorer::{Latency, StreamOptions, predictions_appender, predictions_table, run_stream};
 use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -87,8 +88,12 @@ async fn bench(
         live_days: Some(0),
         topic: topics.sales.clone(),
     };
+    // The live phase's producer starts now, as a producer of live sales would have
+    // long before: its connection and idempotent producer id are not a forecast's
+    // latency.
+    let live_producer = BulkProducer::new(&kafka)?;
     let started = Instant::now();
-    let history = publish(&kafka, simulation.clone()).await?;
+    let history = publish(BulkProducer::new(&kafka)?, simulation.clone()).await?;
     emit(
         json!({"bench": "freshness", "stage": "publish_history", "records": history,
         "series": spec.series(), "seconds": secs(started)}),
@@ -150,7 +155,15 @@ async fn bench(
         );
         tokio::spawn(async move { run_stream(&root, &root, &kafka, &options, cancel).await })
     };
-    wait_ready(root, &topics.sales, &options.group, partitions, &scorer).await?;
+    wait_ready(
+        root,
+        &topics.sales,
+        &options.group,
+        partitions,
+        &options.status,
+        &scorer,
+    )
+    .await?;
     emit(json!({"bench": "freshness", "stage": "scorer_ready", "seconds": secs(started)}));
 
     // The live phase, with a reader of the predictions topic beside it. Every live
@@ -172,7 +185,7 @@ async fn bench(
         ..simulation
     };
     let started = Instant::now();
-    let records = publish(&kafka, live).await?;
+    let records = publish(live_producer, live).await?;
     let expected = records;
     target.store(expected, Ordering::Relaxed);
     let (received, on_topic) = reading.await.context("reading predictions")??;
@@ -206,10 +219,9 @@ async fn bench(
     Ok(())
 }
 
-/// Publishes what `options` says with `herd simulate`'s generator; returns the
-/// records delivered.
-async fn publish(kafka: &KafkaOptions, options: SimulateOptions) -> anyhow::Result<u64> {
-    let producer = BulkProducer::new(kafka)?;
+/// Publishes what `options` says with `herd simulate`'s generator through
+/// `producer`; returns the records delivered.
+async fn publish(producer: BulkProducer, options: SimulateOptions) -> anyhow::Result<u64> {
     let (summary, report) = tokio::task::spawn_blocking(move || {
         simulate(&options, producer, &AtomicBool::new(false), &|_| {})
     })
@@ -224,12 +236,15 @@ async fn publish(kafka: &KafkaOptions, options: SimulateOptions) -> anyhow::Resu
     Ok(summary.history_records + summary.live_records)
 }
 
-/// Waits until the scorer stored a starting offset for every partition of `topic`.
+/// Waits until the scorer stored a starting offset for every partition of `topic`
+/// and says it is ready: its windows rebuilt from the lake, reading where it
+/// stands.
 async fn wait_ready(
     root: &LakeRoot,
     topic: &str,
     group: &str,
     partitions: u32,
+    status: &herd_bus::Status,
     scorer: &tokio::task::JoinHandle<herd_scorer::Result<herd_scorer::StreamSummary>>,
 ) -> anyhow::Result<()> {
     let all: Vec<i32> = (0..partitions as i32).collect();
@@ -241,7 +256,7 @@ async fn wait_ready(
         if let Some(table) = tables::open_existing(root, &predictions_table()).await? {
             let mut appender = predictions_appender(table, group);
             let stored = appender.stored_versions(topic, &all).await?;
-            if stored.values().all(Option::is_some) {
+            if stored.values().all(Option::is_some) && status.health().is_ready() {
                 return Ok(());
             }
         }
@@ -261,11 +276,19 @@ fn read_predictions(
     target: &AtomicU64,
     patience: Duration,
 ) -> anyhow::Result<(u64, Latency)> {
+    // Assigned every partition from its start rather than subscribed: a group join
+    // would hold the first forecasts back, and its wait would count as theirs.
     let group = format!("herd-bench-reader-{}", std::process::id());
-    let mut config = kafka.consumer_config(&group);
-    config.set("auto.offset.reset", "earliest");
-    let consumer: BaseConsumer = config.create()?;
-    consumer.subscribe(&[topic])?;
+    let consumer: BaseConsumer = kafka.consumer_config(&group).create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        partitions.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+    }
+    if partitions.count() == 0 {
+        bail!("{topic} has no partitions");
+    }
+    consumer.assign(&partitions)?;
     let mut seen = std::collections::HashSet::new();
     let mut latency = Latency::default();
     let deadline = Instant::now() + patience;

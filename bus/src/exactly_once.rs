@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::{ClientContext, Message, Offset};
 use tokio_util::sync::CancellationToken;
@@ -120,6 +121,12 @@ pub trait ExactlyOnceSink: Send {
     /// Drops everything buffered (after a rebalance or moved offsets).
     fn discard(&mut self);
 
+    /// Work the sink may do between flushes on the loop's tick (every 100 ms), such
+    /// as publishing what it made of the records so far; nothing is stored here.
+    fn tick(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// Whether the sink is behind with work of its own and the loop should stop
     /// fetching for now. Checked on every tick; assigned partitions are paused while
     /// it holds and resumed after, so nothing is dropped and the group keeps them.
@@ -180,7 +187,14 @@ impl RebalanceFlag {
 impl ClientContext for RebalanceFlag {}
 
 impl ConsumerContext for RebalanceFlag {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance
+            && let Err(err) = consumer.pause(list)
+        {
+            // Without the pause the consumer fetches from where the group has no
+            // offset (the start) until the loop seeks; nothing is lost either way.
+            warn!(error = %err, "cannot pause newly assigned partitions");
+        }
         match rebalance {
             Rebalance::Assign(list) | Rebalance::Revoke(list) => {
                 debug!(partitions = list.count(), "rebalance");
@@ -312,6 +326,7 @@ async fn consume<S: ExactlyOnceSink>(
                 set_paused(&consumer, paused);
             }
             metrics.publish(&state.stats, state.positions.len(), paused);
+            sink.tick().await.map_err(LoopError::Sink)?;
             if let Some(down) = outage.as_mut().filter(|o| o.probe_due()) {
                 if reachable(&consumer, topic).await {
                     // The broker is back though no record has arrived yet (an idle
@@ -556,6 +571,7 @@ impl LoopState {
             .await
             .map_err(LoopError::Sink)?;
         self.positions.clear();
+        let mut seeks = Vec::with_capacity(partitions.len());
         for &partition in &partitions {
             let (low, _) = watermarks(consumer, topic, partition).await?;
             let next = match stored.get(&partition).copied().flatten() {
@@ -583,15 +599,7 @@ impl LoopState {
                 }
                 Some(next) => next,
             };
-            if let Err(err) = consumer.seek(
-                topic,
-                partition,
-                Offset::Offset(next),
-                Duration::from_secs(10),
-            ) {
-                // Not fatal: records before `next` are skipped either way.
-                warn!(partition, next, error = %err, "seek failed");
-            }
+            seeks.push((partition, next));
             self.positions.insert(
                 partition,
                 Position {
@@ -600,7 +608,44 @@ impl LoopState {
                 },
             );
         }
+        // Assigned partitions wait paused (see `RebalanceFlag`) until the sink says
+        // where it left off. They resume first and are then moved there: the seek
+        // wakes the consumer's fetcher at once, where a resume alone waits for its
+        // next round (up to a second).
+        if let Err(err) = consumer.resume(&assignment) {
+            warn!(error = %err, "cannot resume the assigned partitions");
+        }
+        for (partition, next) in seeks {
+            seek(consumer, topic, partition, next).await;
+        }
         info!(topic, partitions = ?partitions, "assigned; resuming from stored offsets");
         Ok(())
+    }
+}
+
+/// Moves `partition`'s fetch position to `next`. A partition assigned a moment ago
+/// cannot be moved until the consumer has started on it (librdkafka answers with an
+/// erroneous-state error until then), so that one is tried again for a few seconds.
+async fn seek(consumer: &StreamConsumer<RebalanceFlag>, topic: &str, partition: i32, next: i64) {
+    const PATIENCE: Duration = Duration::from_secs(10);
+    let started = Instant::now();
+    let not_started = KafkaError::Seek(RDKafkaErrorCode::State.to_string());
+    loop {
+        match consumer.seek(
+            topic,
+            partition,
+            Offset::Offset(next),
+            Duration::from_secs(10),
+        ) {
+            Ok(()) => return,
+            Err(err) if err == not_started && started.elapsed() < PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => {
+                // Not fatal: records before `next` are read and skipped.
+                warn!(partition, next, error = %err, "seek failed");
+                return;
+            }
+        }
     }
 }

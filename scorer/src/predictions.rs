@@ -90,6 +90,12 @@ pub struct PredictionRows {
     len: usize,
 }
 
+impl Default for PredictionRows {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
 impl PredictionRows {
     pub fn with_capacity(rows: usize) -> Self {
         Self {

@@ -220,6 +220,8 @@ pub async fn run_stream(
         read: HashMap::new(),
         scored: HashMap::new(),
         pending: Vec::new(),
+        warming: None,
+        unflushed: Unflushed::default(),
         producer: BulkProducer::new(kafka)?,
         summary: StreamSummary::default(),
         metrics: ScoreMetrics::new(&options.status),
@@ -258,10 +260,59 @@ pub async fn run_stream(
     Ok(summary)
 }
 
+/// Loads the production models of `keys` into `cache`, a few at a time, until the
+/// cache is nine-tenths full: models already held stay, and a budget too small for
+/// every owned key is not churned by the warm-up.
+async fn warm(cache: Arc<ModelCache>, keys: Vec<SeriesKey>) {
+    let started = Instant::now();
+    let full = |cache: &ModelCache| {
+        let stats = cache.stats();
+        stats.bytes >= stats.budget_bytes / 10 * 9
+    };
+    let mut loads: JoinSet<()> = JoinSet::new();
+    let mut keys = keys.into_iter();
+    loop {
+        while loads.len() < READS && !full(&cache) {
+            let Some(key) = keys.next() else { break };
+            let cache = Arc::clone(&cache);
+            loads.spawn(async move {
+                // A model that fails to load here fails, and is retried, when its
+                // key is forecast.
+                let _ = cache.get(&key).await;
+            });
+        }
+        if loads.join_next().await.is_none() {
+            break;
+        }
+    }
+    let stats = cache.stats();
+    info!(
+        models = stats.entries,
+        bytes = stats.bytes,
+        ms = started.elapsed().as_millis() as u64,
+        "warmed the model cache for the owned keys"
+    );
+}
+
 /// What one commit to `predictions` holds.
 struct Committed {
     scored: u64,
     rows: u64,
+    baseline: u64,
+    cold_start: u64,
+    skipped: u64,
+    failed: u64,
+    retried: u64,
+}
+
+/// Forecasts already made and published, waiting for the next commit: the loop's
+/// tick forecasts what arrived since the last one, so that a forecast reaches the
+/// topic within a tick instead of waiting for the commit interval.
+#[derive(Default)]
+struct Unflushed {
+    rows: PredictionRows,
+    /// The source record's timestamp of each forecast.
+    timestamps: Vec<Option<i64>>,
     baseline: u64,
     cold_start: u64,
     skipped: u64,
@@ -354,6 +405,11 @@ struct ScoreSink {
     /// Records below it only go into windows.
     scored: HashMap<i32, i64>,
     pending: Vec<Advance>,
+    /// Loading the owned keys' production models into the cache after an
+    /// assignment, so that the first new day of each key finds its model there.
+    warming: Option<tokio::task::JoinHandle<()>>,
+    /// Forecasts made and published since the last commit, committed with it.
+    unflushed: Unflushed,
     producer: BulkProducer,
     summary: StreamSummary,
     metrics: ScoreMetrics,
@@ -596,6 +652,67 @@ impl ScoreSink {
         Ok(retried)
     }
 
+    /// Forecasts every advance that arrived since the last call and queues its
+    /// message (or its failure on the dead-letter topic); the rows wait in
+    /// `unflushed` for the commit.
+    async fn score_pending(&mut self, topic: &str) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let now = Utc::now();
+        let models = self.models(&pending).await?;
+        let mut outcomes = self.forecast_all(&pending, &models);
+        let retried = self.retry_failed(&pending, &mut outcomes).await?;
+        self.unflushed.retried += retried;
+        let mut failed = 0;
+        for (advance, outcome) in pending.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Scored(scored) => {
+                    match scored.origin {
+                        Origin::Champion => {}
+                        Origin::Baseline => self.unflushed.baseline += 1,
+                        Origin::ColdStart => self.unflushed.cold_start += 1,
+                    }
+                    self.unflushed.rows.push(&scored, "stream", now);
+                    self.publish(&scored, advance.timestamp_ms, now);
+                    self.unflushed.timestamps.push(advance.timestamp_ms);
+                }
+                Outcome::Skipped => self.unflushed.skipped += 1,
+                Outcome::Failed(reason) => {
+                    failed += 1;
+                    if self.summary.failed + self.unflushed.failed + failed <= 10 {
+                        warn!(key = %advance.key, as_of = %advance.as_of, reason, "could not forecast");
+                    }
+                    // Without its record on the dead-letter topic, the offset past
+                    // this advance is not committed: the error ends the run first.
+                    failures::dead_letter(
+                        &mut self.producer,
+                        &self.options.dlq_topic,
+                        &advance.key,
+                        advance.as_of,
+                        &reason,
+                        SourceRecord {
+                            topic,
+                            partition: advance.partition,
+                            offset: advance.offset,
+                        },
+                    )?;
+                }
+            }
+        }
+        if failed > 0 {
+            warn!(
+                failed,
+                retried,
+                topic = %self.options.dlq_topic,
+                "forecasts failed after retries; each is recorded on the dead-letter topic"
+            );
+        }
+        self.unflushed.failed += failed;
+        Ok(())
+    }
+
     /// Queues one forecast's message on the predictions topic.
     fn publish(&mut self, scored: &Scored, timestamp_ms: Option<i64>, now: DateTime<Utc>) {
         let id = prediction_id(&scored.key, scored.as_of);
@@ -705,6 +822,13 @@ impl ExactlyOnceSink for ScoreSink {
             scored = ?self.scored,
             "scoring partitions"
         );
+        let owned: Vec<SeriesKey> = self.windows.map().iter().map(|e| e.key().clone()).collect();
+        if let Some(previous) = self
+            .warming
+            .replace(tokio::spawn(warm(Arc::clone(&self.cache), owned)))
+        {
+            previous.abort();
+        }
         Ok(offsets)
     }
 
@@ -759,65 +883,25 @@ impl ExactlyOnceSink for ScoreSink {
             .collect();
         if ranges.is_empty() {
             self.pending.clear();
+            self.unflushed = Unflushed::default();
             return Ok(FlushOutcome::Committed);
         }
-        let pending = std::mem::take(&mut self.pending);
-        let now = Utc::now();
-        let mut rows = PredictionRows::with_capacity(pending.len() * self.options.horizon);
-        let mut timestamps = Vec::with_capacity(pending.len());
-        let (mut baseline, mut cold_start, mut skipped, mut failed) = (0, 0, 0, 0);
         let started = Instant::now();
-        let models = self.models(&pending).await?;
-        let mut outcomes = self.forecast_all(&pending, &models);
-        let retried = self.retry_failed(&pending, &mut outcomes).await?;
-        for (advance, outcome) in pending.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Scored(scored) => {
-                    match scored.origin {
-                        Origin::Champion => {}
-                        Origin::Baseline => baseline += 1,
-                        Origin::ColdStart => cold_start += 1,
-                    }
-                    rows.push(&scored, "stream", now);
-                    self.publish(&scored, advance.timestamp_ms, now);
-                    timestamps.push(advance.timestamp_ms);
-                }
-                Outcome::Skipped => skipped += 1,
-                Outcome::Failed(reason) => {
-                    failed += 1;
-                    if self.summary.failed + failed <= 10 {
-                        warn!(key = %advance.key, as_of = %advance.as_of, reason, "could not forecast");
-                    }
-                    // Without its record on the dead-letter topic, the offset past
-                    // this advance is not committed: the error ends the run first.
-                    failures::dead_letter(
-                        &mut self.producer,
-                        &self.options.dlq_topic,
-                        &advance.key,
-                        advance.as_of,
-                        &reason,
-                        SourceRecord {
-                            topic,
-                            partition: advance.partition,
-                            offset: advance.offset,
-                        },
-                    )?;
-                }
-            }
-        }
-        if failed > 0 {
-            warn!(
-                failed,
-                retried,
-                topic = %self.options.dlq_topic,
-                "forecasts failed after retries; each is recorded on the dead-letter topic"
-            );
-        }
+        self.score_pending(topic).await?;
         // Messages first: a forecast committed is a forecast published, and a
         // failure committed is a failure recorded.
         let forecast_ms = started.elapsed().as_millis() as u64;
         let report = self.producer.settle(Duration::from_secs(30));
         let published_ms = started.elapsed().as_millis() as u64;
+        let Unflushed {
+            mut rows,
+            timestamps,
+            baseline,
+            cold_start,
+            skipped,
+            failed,
+            retried,
+        } = std::mem::take(&mut self.unflushed);
         if !report.is_complete() {
             let topic = if failed > 0 {
                 format!(
@@ -873,7 +957,14 @@ impl ExactlyOnceSink for ScoreSink {
 
     fn discard(&mut self) {
         // The windows keep what they read; `stored_offsets` rebuilds any partition
-        // whose windows went past the stored offsets.
+        // whose windows went past the stored offsets. Forecasts published but not
+        // committed are made again, with the same ids.
         self.pending.clear();
+        self.unflushed = Unflushed::default();
+    }
+
+    async fn tick(&mut self) -> Result<()> {
+        let topic = self.options.topic.clone();
+        self.score_pending(&topic).await
     }
 }
