@@ -75,17 +75,8 @@ fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
     let production = lake_with_production(&env, "true");
     assert_eq!(production.current().len(), KEYS, "every key in production");
 
-    let group = herd_tests::unique("seams-score-failures");
-    let mut scorer = scorer(
-        &env,
-        &group,
-        "scorer",
-        &["--idle-exit", "8", LISTEN[0], LISTEN[1]],
-    );
-    scorer.wait_for_log(SCORING, STARTUP);
-    let probe = Probe::of(&mut scorer);
-
-    // The scorer loads models on a key's first forecast: these are gone before it.
+    // Gone before the scorer starts: neither its warm-up on assignment nor a key's
+    // first forecast can read them.
     let mut artifacts: BTreeMap<String, String> = BTreeMap::new();
     for row in &production.rows {
         if row.store_id == BROKEN_STORE {
@@ -95,6 +86,16 @@ fn an_unreadable_model_is_retried_then_recorded_never_skipped() {
         }
     }
     assert_eq!(artifacts.len(), 20, "one store's 20 models made unreadable");
+
+    let group = herd_tests::unique("seams-score-failures");
+    let mut scorer = scorer(
+        &env,
+        &group,
+        "scorer",
+        &["--idle-exit", "8", LISTEN[0], LISTEN[1]],
+    );
+    scorer.wait_for_log(SCORING, STARTUP);
+    let probe = Probe::of(&mut scorer);
 
     published(&simulate(&env, "live", HISTORY_DAYS, LIVE_DAYS, "2").wait_success(FINISH));
     // Counted on /metrics as they are recorded, while the scorer runs on, ready.
