@@ -62,6 +62,13 @@ impl KafkaOptions {
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
             ("enable.partition.eof", "false"),
+            // A consumer catching up reads a few megabytes per partition per fetch
+            // instead of one: with 1 MiB fetches the archive waited on the broker
+            // more than it worked (375K rows/s on two cores, against 560K+ here).
+            // Fewer queued messages per partition keep the memory that costs in
+            // bounds.
+            ("max.partition.fetch.bytes", "2097152"),
+            ("queued.min.messages", "20000"),
         ]);
         config.set("group.id", group);
         config
