@@ -36,7 +36,7 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
         .live_days
         .map(|live| u64::from(args.history_days.saturating_sub(start_day) + live));
     let progress = Progress::new("simulate", total);
-    let (summary, _) = tokio::task::spawn_blocking(move || {
+    let (summary, report) = tokio::task::spawn_blocking(move || {
         let result = simulate(&options, producer, &stop, &|s: &SimulateSummary| {
             let day = s
                 .last_day
@@ -63,8 +63,14 @@ pub async fn run(settings: &Settings, args: &SimulateArgs) -> anyhow::Result<()>
     );
     if summary.failed + summary.unacknowledged > 0 {
         bail!(
-            "{} records were not delivered",
-            summary.failed + summary.unacknowledged
+            "{} records were not delivered ({} failed, {} unacknowledged): {}",
+            summary.failed + summary.unacknowledged,
+            summary.failed,
+            summary.unacknowledged,
+            report
+                .first_error
+                .as_deref()
+                .unwrap_or("no acknowledgement in time")
         );
     }
     Ok(())
