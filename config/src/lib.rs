@@ -36,7 +36,8 @@ pub struct Settings {
     pub serve: ServeSettings,
     pub score: ScoreSettings,
     /// librdkafka properties passed through unchanged, e.g. `"security.protocol"`.
-    /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`.
+    /// From the environment, `HERD_KAFKA__SASL_MECHANISM` sets `sasl.mechanism`
+    /// (and `HERD_KAFKA__LOG_LEVEL` librdkafka's `log_level`).
     /// Numbers and booleans are accepted and passed on as text.
     #[serde(deserialize_with = "property_values")]
     pub kafka: BTreeMap<String, String>,
@@ -516,7 +517,7 @@ impl Settings {
         settings.kafka = settings
             .kafka
             .into_iter()
-            .map(|(key, value)| (key.replace('_', "."), value))
+            .map(|(key, value)| (librdkafka_name(&key), value))
             .collect();
         // A rule that cannot be judged is refused before anything runs.
         herd_registry::PromotionRule::parse(&settings.promote.rule)
@@ -566,6 +567,20 @@ impl Settings {
 /// (`HERD_TRAIN__WINDOW_DAYS` → `train.window_days`) with their values. A value is
 /// text as written; one in `[…]`, `{…}` or double quotes is read as a structured value
 /// (`HERD_TRAIN__MODELS=[ridge,ets]`, `"6000"` for the text 6000).
+/// librdkafka's properties whose names hold `_`, and that take a text value: every
+/// other property is named with dots.
+const UNDERSCORED_PROPERTIES: [&str; 2] = ["log_level", "enabled_events"];
+
+/// The librdkafka property a `[kafka]` key names: `_` read as `.` (the environment's
+/// spelling), except in the few names that hold `_` themselves.
+fn librdkafka_name(key: &str) -> String {
+    let dotted = key.replace('_', ".");
+    UNDERSCORED_PROPERTIES
+        .iter()
+        .find(|name| name.replace('_', ".") == dotted)
+        .map_or(dotted, |name| (*name).to_owned())
+}
+
 fn env_settings(env: impl IntoIterator<Item = (String, String)>) -> Vec<(String, Value)> {
     let mut settings: Vec<(String, Value)> = env
         .into_iter()
@@ -723,6 +738,18 @@ mod tests {
         assert_eq!(settings.kafka["session.timeout.ms"], "6000");
         assert_eq!(settings.kafka["enable.idempotence"], "true");
         assert_eq!(settings.topics.partitions, 3);
+    }
+
+    #[test]
+    fn librdkafka_names_with_underscores_survive_the_rewrite() {
+        let settings = load(&[
+            ("HERD_KAFKA__LOG_LEVEL", "\"7\""),
+            ("HERD_KAFKA__SOCKET_TIMEOUT_MS", "\"9000\""),
+        ])
+        .expect("loads");
+        assert_eq!(settings.kafka["log_level"], "7");
+        assert_eq!(settings.kafka["socket.timeout.ms"], "9000");
+        assert!(!settings.kafka.contains_key("log.level"));
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "kafka",
-        "librdkafka properties passed through unchanged, e.g. `\"security.protocol\" = \"SASL_SSL\"`; HERD_KAFKA__SASL_MECHANISM sets `sasl.mechanism`.",
+        "librdkafka properties passed through unchanged, e.g. `\"security.protocol\" = \"SASL_SSL\"`; HERD_KAFKA__SASL_MECHANISM sets `sasl.mechanism`, HERD_KAFKA__LOG_LEVEL `log_level`.",
     ),
 ];
 
