@@ -121,7 +121,14 @@ pub(crate) async fn input_file(
     if let Some(path) = given {
         return Ok(path.to_path_buf());
     }
-    let path = work.join(format!("bench-{}.parquet", spec.series()));
+    // Named by the benchmark, the data set and the process, so that two benchmarks
+    // running at once never write or delete each other's file.
+    let path = work.join(format!(
+        "bench-{bench}-{}x{}-{}.parquet",
+        spec.series(),
+        spec.days,
+        std::process::id()
+    ));
     let started = Instant::now();
     let (spec, target) = (*spec, path.clone());
     let summary =
@@ -129,7 +136,7 @@ pub(crate) async fn input_file(
     emit(json!({
         "bench": bench, "stage": "generate", "rows": summary.rows, "series": summary.series,
         "seconds": secs(started), "rows_per_s": rate(summary.rows, started),
-        "bytes": summary.bytes,
+        "bytes": summary.bytes, "path": path,
     }));
     Ok(path)
 }
