@@ -104,6 +104,13 @@ pub async fn ensure_topics(
         }
     }
 
+    // The controller has accepted the new topics; the brokers' metadata follows
+    // shortly. Until it does, a consumer that subscribes is told the topic does not
+    // exist, so setup returns only once every new partition has a leader.
+    if !created.is_empty() {
+        wait_until_led(options, &admin, &created, timeout).await?;
+    }
+
     // Topics we did not create are described as the cluster has them now, which also
     // covers one that appeared concurrently.
     let current = if created.len() == specs.len() {
@@ -225,6 +232,44 @@ async fn fetch_metadata(
         .await
         .map_err(|join| unreachable(join.to_string()))?
         .map_err(|err| unreachable(err.to_string()))
+}
+
+/// Waits up to `timeout` until the cluster's metadata lists each of `names` with a
+/// leader for every partition.
+async fn wait_until_led(
+    options: &KafkaOptions,
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    names: &[String],
+    timeout: Duration,
+) -> Result<(), BusError> {
+    let started = std::time::Instant::now();
+    loop {
+        let metadata = fetch_metadata(options, admin.clone(), timeout).await?;
+        let Some(waiting) = names.iter().find(|name| !is_led(&metadata, name)) else {
+            return Ok(());
+        };
+        if started.elapsed() >= timeout {
+            return Err(BusError::Topic {
+                topic: waiting.clone(),
+                code: RDKafkaErrorCode::LeaderNotAvailable,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether `metadata` lists `name` with partitions, each with a leader.
+fn is_led(metadata: &Metadata, name: &str) -> bool {
+    metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == name && t.error().is_none())
+        .is_some_and(|t| {
+            !t.partitions().is_empty()
+                && t.partitions()
+                    .iter()
+                    .all(|p| p.error().is_none() && p.leader() >= 0)
+        })
 }
 
 fn partitions_in(topics: &[(String, usize)], name: &str) -> Option<usize> {

@@ -172,3 +172,56 @@ fn murmur2_matches_kafka_test_vectors() {
         assert_eq!(murmur2(input) as i32, expected, "{input:?}");
     }
 }
+
+/// `herd topics create` followed at once by a consumer (as a script or a test does)
+/// must find the topics there: setup returns only once a fresh client sees every new
+/// topic with a leader for each partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_topics_have_a_leader_for_every_partition_when_setup_returns() {
+    use rdkafka::consumer::BaseConsumer;
+    let options = KafkaOptions::new(herd_tests::bootstrap_servers());
+    for round in 0..20 {
+        let names: Vec<String> = (0..4)
+            .map(|i| herd_tests::unique(&format!("ready-{round}-{i}")))
+            .collect();
+        let specs: Vec<TopicSpec> = names
+            .iter()
+            .map(|name| TopicSpec {
+                name: name.clone(),
+                partitions: PARTITIONS as u32,
+                replication_factor: 1,
+            })
+            .collect();
+        herd_bus::ensure_topics(&options, &specs, Duration::from_secs(10))
+            .await
+            .expect("the broker creates the topics");
+        let names_seen = names.clone();
+        let config = options.client_config();
+        let seen = tokio::task::spawn_blocking(move || {
+            let client: BaseConsumer = config.create().expect("a client");
+            names_seen
+                .iter()
+                .map(|name| {
+                    let metadata = client
+                        .fetch_metadata(Some(name), Duration::from_secs(10))
+                        .expect("metadata");
+                    let topic = &metadata.topics()[0];
+                    let led = topic
+                        .partitions()
+                        .iter()
+                        .filter(|p| p.error().is_none() && p.leader() >= 0)
+                        .count();
+                    (name.clone(), topic.error(), led)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("the metadata task");
+        for (name, error, led) in seen {
+            assert!(
+                error.is_none() && led == PARTITIONS as usize,
+                "round {round}: {name} right after setup: error {error:?}, {led} of {PARTITIONS} partitions with a leader"
+            );
+        }
+    }
+}
