@@ -563,10 +563,6 @@ impl Settings {
     }
 }
 
-/// The `HERD_*` variables among `env` that name settings, as dotted keys
-/// (`HERD_TRAIN__WINDOW_DAYS` → `train.window_days`) with their values. A value is
-/// text as written; one in `[…]`, `{…}` or double quotes is read as a structured value
-/// (`HERD_TRAIN__MODELS=[ridge,ets]`, `"6000"` for the text 6000).
 /// librdkafka's properties whose names hold `_`, and that take a text value: every
 /// other property is named with dots.
 const UNDERSCORED_PROPERTIES: [&str; 2] = ["log_level", "enabled_events"];
@@ -581,6 +577,10 @@ fn librdkafka_name(key: &str) -> String {
         .map_or(dotted, |name| (*name).to_owned())
 }
 
+/// The `HERD_*` variables among `env` that name settings, as dotted keys
+/// (`HERD_TRAIN__WINDOW_DAYS` → `train.window_days`) with their values. A value is
+/// text as written; one in `[…]`, `{…}` or double quotes is read as a structured value
+/// (`HERD_TRAIN__MODELS=[ridge,ets]`, `"6000"` for the text 6000).
 fn env_settings(env: impl IntoIterator<Item = (String, String)>) -> Vec<(String, Value)> {
     let mut settings: Vec<(String, Value)> = env
         .into_iter()
