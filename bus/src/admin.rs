@@ -108,7 +108,14 @@ pub async fn ensure_topics(
     // shortly. Until it does, a consumer that subscribes is told the topic does not
     // exist, so setup returns only once every new partition has a leader.
     if !created.is_empty() {
-        wait_until_led(options, &admin, &created, timeout).await?;
+        wait_for_metadata(
+            options,
+            &admin,
+            timeout,
+            RDKafkaErrorCode::LeaderNotAvailable,
+            |metadata| created.iter().find(|name| !is_led(metadata, name)),
+        )
+        .await?;
     }
 
     // Topics we did not create are described as the cluster has them now, which also
@@ -174,23 +181,19 @@ pub async fn delete_topics(
         }
     }
     // The controller has accepted the deletion; the brokers' metadata follows shortly.
-    let started = std::time::Instant::now();
-    loop {
-        let listed = topic_partitions(&fetch_metadata(options, admin.clone(), timeout).await?);
-        let Some(left) = names
-            .iter()
-            .find(|name| partitions_in(&listed, name).is_some())
-        else {
-            break;
-        };
-        if started.elapsed() >= timeout {
-            return Err(BusError::Topic {
-                topic: left.clone(),
-                code: RDKafkaErrorCode::RequestTimedOut,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_metadata(
+        options,
+        &admin,
+        timeout,
+        RDKafkaErrorCode::RequestTimedOut,
+        |metadata| {
+            let listed = topic_partitions(metadata);
+            names
+                .iter()
+                .find(|name| partitions_in(&listed, name).is_some())
+        },
+    )
+    .await?;
     Ok(names
         .iter()
         .map(|name| {
@@ -234,24 +237,25 @@ async fn fetch_metadata(
         .map_err(|err| unreachable(err.to_string()))
 }
 
-/// Waits up to `timeout` until the cluster's metadata lists each of `names` with a
-/// leader for every partition.
-async fn wait_until_led(
+/// Asks for the cluster's metadata until `waiting` names no topic, for up to
+/// `timeout`; past it, fails with `code` for the topic still waited for.
+async fn wait_for_metadata<'a>(
     options: &KafkaOptions,
     admin: &Arc<AdminClient<DefaultClientContext>>,
-    names: &[String],
     timeout: Duration,
+    code: RDKafkaErrorCode,
+    waiting: impl Fn(&Metadata) -> Option<&'a String>,
 ) -> Result<(), BusError> {
     let started = std::time::Instant::now();
     loop {
         let metadata = fetch_metadata(options, admin.clone(), timeout).await?;
-        let Some(waiting) = names.iter().find(|name| !is_led(&metadata, name)) else {
+        let Some(topic) = waiting(&metadata) else {
             return Ok(());
         };
         if started.elapsed() >= timeout {
             return Err(BusError::Topic {
-                topic: waiting.clone(),
-                code: RDKafkaErrorCode::LeaderNotAvailable,
+                topic: topic.clone(),
+                code,
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
