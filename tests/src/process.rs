@@ -243,9 +243,14 @@ impl Ran {
 
     /// The lines of stderr that report the command's failure.
     pub fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|line| line.starts_with("error:"))
-            .collect()
+        error_lines(&self.stderr)
     }
+}
+
+/// The lines of a `herd` command's stderr that report its failure.
+pub fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect()
 }

@@ -211,11 +211,7 @@ fn broker_restart_the_archive_waits_it_out_and_stores_every_record_once() {
         // across the restart may or may not be on the topic, so the topic itself
         // is the measure of what the archive must store.
         let stderr = live.stderr();
-        let why = stderr
-            .lines()
-            .filter(|line| line.starts_with("error"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let why = herd_tests::process::error_lines(&stderr).join("\n");
         eprintln!(
             "the simulator did not deliver every record across the restart ({delivered}); \
              judging the archive by the topic's watermarks:\n{}{why}",
