@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::gap::{Gap, GapPolicy};
+use crate::membership::{Membership, rejoin_limit, retire};
 use crate::status::{Health, LoopMetrics, Status};
 use crate::transient::{Outage, is_transient, watermarks};
 use crate::{BusError, KafkaOptions};
@@ -164,6 +165,7 @@ pub enum LoopError<E: std::error::Error + 'static> {
 struct RebalanceFlag {
     changed: AtomicBool,
     revoked: AtomicBool,
+    membership: Membership,
 }
 
 impl RebalanceFlag {
@@ -204,7 +206,21 @@ impl ConsumerContext for RebalanceFlag {
             }
             Rebalance::Error(err) => warn!(error = %err, "rebalance error"),
         }
+        self.membership.note(rebalance);
     }
+}
+
+/// A consumer in `group`, subscribed to `topic`.
+fn join(
+    options: &KafkaOptions,
+    group: &str,
+    topic: &str,
+) -> Result<Arc<StreamConsumer<RebalanceFlag>>, BusError> {
+    let consumer: StreamConsumer<RebalanceFlag> = options
+        .consumer_config(group)
+        .create_with_context(RebalanceFlag::default())?;
+    consumer.subscribe(&[topic])?;
+    Ok(Arc::new(consumer))
 }
 
 /// Per partition: the next offset the sink expects, and whether the consumer has
@@ -247,12 +263,8 @@ async fn consume<S: ExactlyOnceSink>(
     let status = &run.status;
     let mut metrics = LoopMetrics::new(status);
     let mut last_record = Instant::now();
-    let consumer: StreamConsumer<RebalanceFlag> = options
-        .consumer_config(group)
-        .create_with_context(RebalanceFlag::default())
-        .map_err(BusError::from)?;
-    consumer.subscribe(&[topic]).map_err(BusError::from)?;
-    let consumer = Arc::new(consumer);
+    let rejoin = rejoin_limit(options);
+    let mut consumer = join(options, group, topic)?;
     info!(topic, group, "consuming");
 
     let mut state = LoopState {
@@ -339,9 +351,21 @@ async fn consume<S: ExactlyOnceSink>(
                     down.probed();
                 }
             }
-            if std::mem::take(&mut received_since_tick) || state.positions.is_empty() {
-                // Idle time counts only while partitions are assigned: a member
-                // waiting for the group to hand it partitions is not idle.
+            if outage.is_none()
+                && state.positions.is_empty()
+                && consumer.context().membership.stuck(rejoin, group)
+            {
+                retire(std::mem::replace(
+                    &mut consumer,
+                    join(options, group, topic)?,
+                ));
+            }
+            if std::mem::take(&mut received_since_tick)
+                || consumer.context().membership.waiting().is_some()
+            {
+                // Idle time counts only once the group has answered: a member
+                // waiting for it to hand out partitions is not idle (one that was
+                // handed none is).
                 last_record = Instant::now();
             } else if run
                 .stop_when_idle

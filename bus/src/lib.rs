@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod exactly_once;
 mod gap;
+mod membership;
 mod roundtrip;
 mod status;
 mod transient;
@@ -29,6 +30,7 @@ pub use exactly_once::{
     OffsetRange, run_exactly_once,
 };
 pub use gap::GapPolicy;
+pub use membership::{GroupMember, Membership, rejoin_limit, retire};
 pub use roundtrip::{RoundTripReport, round_trip};
 pub use status::{Counter, Gauge, Health, Status};
 pub use transient::is_transient;

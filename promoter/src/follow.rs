@@ -14,7 +14,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use herd_bus::{Counter, EventPublisher, Gauge, Health, KafkaOptions, Status};
+use herd_bus::{
+    Counter, EventPublisher, Gauge, GroupMember, Health, KafkaOptions, Status, rejoin_limit, retire,
+};
 use herd_schemas::{ModelEvent, ModelEventKind, SeriesKey};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -37,7 +39,8 @@ pub struct FollowOptions {
     pub max_batch: usize,
     /// Candidates deferred for want of sales are tried again after this long.
     pub retry_deferred: Duration,
-    /// Stop after this long without an event once partitions are assigned.
+    /// Stop after this long without an event once the group has assigned this
+    /// member its partitions (or none).
     pub idle_exit: Option<Duration>,
     /// Decide every committed candidate not yet decided this often, whether or not
     /// its event arrived.
@@ -110,8 +113,8 @@ async fn follow_events(
 ) -> Result<(PassSummary, u64)> {
     let status = &options.status;
     let metrics = PromoteMetrics::new(status);
-    let consumer: StreamConsumer = options.kafka.consumer_config(&options.group).create()?;
-    consumer.subscribe(&[options.topic.as_str()])?;
+    let rejoin = rejoin_limit(&options.kafka);
+    let mut consumer = join(options)?;
     info!(topic = %options.topic, group = %options.group, "following model events");
 
     // Whatever was registered while no promoter ran (or deferred before a restart)
@@ -161,10 +164,14 @@ async fn follow_events(
             Err(_elapsed) => {}
         }
 
-        let assigned = consumer
-            .assignment()
-            .map(|a| a.count() > 0)
-            .unwrap_or(false);
+        // A member the group has answered, even with no partition, may idle; one
+        // still waiting for the answer may not, and one waiting too long starts a
+        // new client.
+        if consumer.context().membership.stuck(rejoin, &options.group) {
+            retire(std::mem::replace(&mut consumer, join(options)?));
+            offsets.clear();
+        }
+        let assigned = consumer.context().membership.waiting().is_none();
         if assigned && !was_assigned {
             last_activity = Instant::now();
         }
@@ -236,6 +243,16 @@ async fn follow_events(
     Ok((totals, published))
 }
 
+/// A consumer of the models topic in the promoters' group.
+fn join(options: &FollowOptions) -> Result<StreamConsumer<GroupMember>> {
+    let consumer: StreamConsumer<GroupMember> = options
+        .kafka
+        .consumer_config(&options.group)
+        .create_with_context(GroupMember::default())?;
+    consumer.subscribe(&[options.topic.as_str()])?;
+    Ok(consumer)
+}
+
 fn publish(promoter: &mut Promoter, publisher: &mut EventPublisher) -> Result<u64> {
     let events = promoter.take_events();
     for event in &events {
@@ -245,7 +262,7 @@ fn publish(promoter: &mut Promoter, publisher: &mut EventPublisher) -> Result<u6
 }
 
 /// Commits the next offset of every partition read since the last commit.
-fn commit(consumer: &StreamConsumer, topic: &str, offsets: &mut HashMap<i32, i64>) -> Result<()> {
+fn commit(consumer: &StreamConsumer<GroupMember>, topic: &str, offsets: &mut HashMap<i32, i64>) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }

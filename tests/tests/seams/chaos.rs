@@ -52,7 +52,12 @@ impl Group {
 
     fn spawn(&mut self, env: &Env) {
         let mut command = env.herd();
-        command.args(&self.args);
+        command
+            .args(&self.args)
+            // Each member's group protocol in its log, for a member that fails to
+            // rejoin after the broker restart.
+            .env("HERD_KAFKA__DEBUG", "cgrp")
+            .env("RUST_LOG", "info,librdkafka=debug");
         let name = format!("{}-{}", self.name, self.members.len() + self.restarts);
         self.members
             .push(Background::spawn(command, env.dir(), &name));

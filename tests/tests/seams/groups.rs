@@ -10,6 +10,7 @@ use herd_tests::live::{
     HORIZON, SCORING, STARTUP, app_ids, assert_offsets_at_end, lake_with_production, scored, scorer,
 };
 use herd_tests::predictions::PredictionsTable;
+use herd_tests::process::Background;
 use herd_tests::simulated::{HISTORY_DAYS, KEYS, day, published, simulate, sold_since};
 
 #[test]
@@ -48,4 +49,36 @@ fn two_scorer_groups_each_forecast_every_record_once() {
     table.assert_rows_per_step("stream", &sold, HORIZON, 2);
     assert_offsets_at_end(&env, &east, &table);
     assert_offsets_at_end(&env, &west, &table);
+}
+
+/// A group with more members than partitions: the group hands the spare member
+/// nothing, and that is an answer. Every member stops on `--idle-exit`, the spare
+/// one too, where it used to wait for partitions forever.
+#[test]
+fn a_member_the_group_gives_no_partition_still_stops_when_idle() {
+    let env = Env::new("seams-spare", 1);
+    lake_with_production(&env, "true");
+    let (archivers, promoters) = (
+        herd_tests::unique("spare-archive"),
+        herd_tests::unique("spare-promote"),
+    );
+    let mut members = Vec::new();
+    for index in 0..2 {
+        for (service, group) in [("archive", &archivers), ("promote", &promoters)] {
+            let mut herd = env.herd();
+            herd.args([service, "--group", group, "--idle-exit", "5"]);
+            members.push(Background::spawn(
+                herd,
+                env.dir(),
+                &format!("{service}-{index}"),
+            ));
+        }
+    }
+    for mut member in members {
+        let stdout = member.wait_success(Duration::from_secs(120));
+        assert!(
+            !stdout.contains("archived") || stdout.contains("archived 0 rows"),
+            "everything was archived before: {stdout}"
+        );
+    }
 }
