@@ -9,6 +9,7 @@ use herd_ingest::generate::{GeneratorSpec, SeriesModel};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, SalesRows, tables};
 use herd_registry::NewModel;
 use herd_schemas::SeriesKey;
+use herd_models::Calibration;
 use herd_trainer::{RunSettings, fit_all, training_pool};
 
 /// Rows per Delta commit while the scratch `sales` table is written.
@@ -77,5 +78,6 @@ pub fn train(
         &profiles,
         run,
         chrono::Utc::now(),
+        &mut Calibration::new(run.model.interval_level),
     ))
 }

@@ -15,6 +15,7 @@ use herd_ingest::generate::write_file;
 use herd_lake::{LakeRoot, parquet_reader};
 use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
+use herd_models::Calibration;
 use herd_trainer::{fit_all, training_pool};
 use serde_json::json;
 
@@ -72,7 +73,15 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
     let train_started = Instant::now();
     let pool = training_pool(threads)?;
     let profiles = item_profiles(&histories, &run.model);
-    let models = fit_all(&pool, &histories, &profiles, &run, chrono::Utc::now());
+    let level = run.model.interval_level;
+    let models = fit_all(
+        &pool,
+        &histories,
+        &profiles,
+        &run,
+        chrono::Utc::now(),
+        &mut Calibration::new(level),
+    );
     let train_seconds = secs(train_started);
     let total_seconds = secs(started);
     emit(
@@ -96,9 +105,25 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
         let (seen, held) = unseen::hold_back(&histories, run.model.horizon);
         let started = Instant::now();
         let profiles = item_profiles(&seen, &run.model);
-        let held_models = fit_all(&pool, &seen, &profiles, &run, chrono::Utc::now());
-        let (mut line, by_key) = unseen::report(&held_models, &held, run.model.interval_level);
+        let mut calibration = Calibration::new(level);
+        let held_models = fit_all(
+            &pool,
+            &seen,
+            &profiles,
+            &run,
+            chrono::Utc::now(),
+            &mut calibration,
+        );
+        let (mut line, by_key) = unseen::report(&held_models, &held, level);
         line["train_seconds"] = json!(secs(started));
+        line["interval_factors"] = calibration
+            .factors()
+            .iter()
+            .map(|(kind, factor, scores)| {
+                (kind.as_str().to_owned(), json!({"factor": factor, "scores": scores}))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
         emit(line);
         herd_by_key = by_key;
         herd_figure = "unseen_days";

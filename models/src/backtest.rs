@@ -79,8 +79,22 @@ impl Backtest {
 
     /// `(step, actual − forecast)` over the observed days of every fold.
     pub fn errors_by_step(&self, series: &Series, folds: &Folds) -> Vec<(usize, f64)> {
+        self.errors_of(series, folds, folds.numbers())
+    }
+
+    /// `(step, actual − forecast)` over the observed days of the folds numbered
+    /// `which`.
+    pub fn errors_of(
+        &self,
+        series: &Series,
+        folds: &Folds,
+        which: impl IntoIterator<Item = usize>,
+    ) -> Vec<(usize, f64)> {
         let mut errors = Vec::with_capacity(folds.count * folds.horizon);
-        for (k, forecast) in folds.numbers().zip(&self.forecasts) {
+        for k in which {
+            let Some(forecast) = self.forecasts.get(k - 1) else {
+                continue;
+            };
             let origin = folds.origin(k);
             let days = series.sales[origin..]
                 .iter()

@@ -245,6 +245,7 @@ pub fn train_cold_start(
         data_start: series.start,
         data_end: series.end(),
         observed_days: series.observed_days,
+        calibration: Vec::new(),
     }
 }
 
@@ -272,6 +273,7 @@ fn unobserved(history: &History, weekday: [f64; 7], level: f64, interval_level: 
         data_start: history.start,
         data_end: end,
         observed_days: 0,
+        calibration: Vec::new(),
     }
 }
 

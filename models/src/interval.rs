@@ -66,6 +66,36 @@ impl Interval {
         Interval::Empirical { level, bands }
     }
 
+    /// How far outside its band each `(step, error)` falls, in half-widths of the
+    /// band from its centre: an error is inside the band widened by `f` (see
+    /// [`Interval::widen`]) when its score is at most `f`. Empty for a Poisson band,
+    /// which has no errors behind it.
+    pub fn scores(&self, errors: &[(usize, f64)]) -> Vec<f32> {
+        let Interval::Empirical { bands, .. } = self else {
+            return Vec::new();
+        };
+        errors
+            .iter()
+            .filter(|(_, e)| e.is_finite())
+            .filter_map(|&(step, e)| {
+                let band = bands.get(step / BUCKET_DAYS).or(bands.last())?;
+                Some(band.score(e) as f32)
+            })
+            .collect()
+    }
+
+    /// Widens (or narrows) every band about its centre by `factor`; a Poisson band
+    /// is left as it is.
+    pub fn widen(&mut self, factor: f64) {
+        if let Interval::Empirical { bands, .. } = self {
+            for band in bands {
+                let (centre, half) = band.centre_and_half_width();
+                band.lower = centre - factor * half;
+                band.upper = centre + factor * half;
+            }
+        }
+    }
+
     pub fn poisson(level: f64) -> Interval {
         Interval::Poisson {
             level,
@@ -114,6 +144,29 @@ impl Interval {
         match self {
             Interval::Empirical { bands, .. } => bands.capacity() * size_of::<Band>(),
             Interval::Poisson { .. } => 0,
+        }
+    }
+}
+
+impl Band {
+    fn centre_and_half_width(&self) -> (f64, f64) {
+        (
+            (self.lower + self.upper) / 2.0,
+            (self.upper - self.lower) / 2.0,
+        )
+    }
+
+    /// `error`'s distance from the band's centre in half-widths; infinite for an
+    /// error off a band of no width.
+    fn score(&self, error: f64) -> f64 {
+        let (centre, half) = self.centre_and_half_width();
+        let off = (error - centre).abs();
+        if half > f64::EPSILON {
+            off / half
+        } else if off <= f64::EPSILON {
+            0.0
+        } else {
+            f64::INFINITY
         }
     }
 }

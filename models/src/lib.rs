@@ -10,6 +10,7 @@
 
 mod backtest;
 mod calendar;
+mod calibration;
 mod cholesky;
 mod codec;
 mod cold_start;
@@ -33,6 +34,7 @@ mod testdata;
 mod train;
 mod tsb;
 
+pub use calibration::Calibration;
 pub use codec::DecodeError;
 pub use cold_start::{ItemProfile, ItemProfileBuilder, train_cold_start};
 pub use error::FitError;

@@ -98,7 +98,13 @@ impl Model {
         }
     }
 
-    pub fn kind(&self) -> ModelKind {
+/// Widens (or narrows) the prediction interval about its centre by `factor`
+    /// (see `Calibration`).
+    pub fn widen_interval(&mut self, factor: f64) {
+        self.interval.widen(factor);
+    }
+
+        pub fn kind(&self) -> ModelKind {
         self.params.kind()
     }
 

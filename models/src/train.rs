@@ -44,6 +44,10 @@ pub struct Trained {
     pub data_end: NaiveDate,
     /// Days with an observed (non-NaN) sale used.
     pub observed_days: usize,
+    /// How the band drawn from the folds before the holdout fared on the holdout:
+    /// each holdout error's distance from the band's centre in half-widths (see
+    /// `Calibration`). Empty without a fold before the holdout, or for a cold start.
+    pub calibration: Vec<f32>,
 }
 
 /// Trains one series. Fails only when the series itself is unusable (too short after
@@ -109,10 +113,25 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
         .find_map(|run| run.refit(&series).ok().map(|params| (run, params)))
         .ok_or(FitError::Singular("every candidate"))?;
 
-    let interval = Interval::from_errors(
-        &winner.errors_by_step(&series, &folds),
-        options.interval_level,
-    );
+    // The band served is drawn from the most recent folds, as many as the folds
+    // before the holdout: the band from those older folds, scored on the holdout,
+    // is what calibrates it (see `Calibration`), so like must serve like.
+    let level = options.interval_level;
+    let (interval, calibration) = if folds.count > 1 {
+        let served = Interval::from_errors(
+            &winner.errors_of(&series, &folds, 1..folds.count),
+            level,
+        );
+        let earlier = Interval::from_errors(
+            &winner.errors_of(&series, &folds, folds.selection()),
+            level,
+        );
+        let scores = earlier.scores(&winner.errors_of(&series, &folds, [1]));
+        (served, scores)
+    } else {
+        let only = Interval::from_errors(&winner.errors_by_step(&series, &folds), level);
+        (only, Vec::new())
+    };
     let holdout = winner.holdout_errors();
     let selection = winner.selection_errors(&folds);
     Ok(Trained {
@@ -129,6 +148,7 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
         data_start: series.start,
         data_end: series.end(),
         observed_days: series.observed_days,
+        calibration,
     })
 }
 

@@ -23,7 +23,7 @@ use herd_bus::{
 };
 use herd_history::{DenseHistory, WindowDigest, Windows, item_profiles, sale_of, window_profiles};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, tables};
-use herd_models::{ItemProfile, Model};
+use herd_models::{Calibration, ItemProfile, Model};
 use herd_registry::{CandidateRegistry, ModelRow, ModelStatus, NewModel, Trigger};
 use herd_schemas::{SeriesId, SeriesKey};
 use tokio::sync::Notify;
@@ -540,6 +540,8 @@ async fn training_task(
     let pool = Arc::new(training_pool(options.threads)?);
     // The counters on /metrics are this task's own counts, returned at the end.
     let metrics = TrainMetrics::new(&options.status);
+    // Interval bands are calibrated on the scores of every key this task trained.
+    let mut calibration = Calibration::new(options.run.model.interval_level);
     loop {
         metrics.due.set(shared.due_len() as i64);
         let keys = shared
@@ -577,13 +579,21 @@ async fn training_task(
             .lock()
             .map(|p| p.clone())
             .unwrap_or_default();
-        let models = tokio::task::spawn_blocking(move || {
+        let (mut models, calibrated) = tokio::task::spawn_blocking(move || {
             profiles.extend(item_profiles(&histories, &run.model));
-            fit_all(&pool, &histories, &profiles, &run, Utc::now())
+            let models = fit_all(
+                &pool,
+                &histories,
+                &profiles,
+                &run,
+                Utc::now(),
+                &mut calibration,
+            );
+            (models, calibration)
         })
         .await
         .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
-        let mut models = models;
+        calibration = calibrated;
         let horizon = options.run.model.horizon;
         let mut watches = Vec::with_capacity(models.len());
         for model in &mut models {

@@ -23,7 +23,16 @@ pub struct RunSettings {
     pub trigger: Trigger,
 }
 
-/// Trains `key` on `history` and returns the row and artifact to register.
+/// What training one key came to: a model (and whether it is a cold start), or
+/// the reason the key's data cannot be fit and the days it observed.
+pub(crate) enum Outcome {
+    Trained { trained: Trained, cold_start: bool },
+    Failed { error: FitError, observed: usize },
+}
+
+/// Trains `key` on `history` and returns the row and artifact to register, its
+/// interval as the key's own backtest draws it (a training run calibrates the
+/// intervals of all its keys together: see `fit_all`).
 pub fn fit_key(
     key: &SeriesKey,
     history: &DenseHistory,
@@ -31,30 +40,60 @@ pub fn fit_key(
     run: &RunSettings,
     trained_at: DateTime<Utc>,
 ) -> NewModel {
+    to_row(key, history, train_key(history, profile, run), run, trained_at)
+}
+
+/// Trains one key: full candidate selection when it has enough history, the item's
+/// cold-start profile when it does not.
+pub(crate) fn train_key(
+    history: &DenseHistory,
+    profile: Option<&ItemProfile>,
+    run: &RunSettings,
+) -> Outcome {
     let view = history.view();
     let observed = history.sales.iter().filter(|v| !v.is_nan()).count();
-    let outcome = if let Err(coarser) = view.check_frequency() {
-        Err(coarser)
+    let cold_start = || Outcome::Trained {
+        trained: herd_models::train_cold_start(&view, profile, &run.model),
+        cold_start: true,
+    };
+    if let Err(error) = view.check_frequency() {
+        Outcome::Failed { error, observed }
     } else if observed >= min_history(&run.model) {
         match herd_models::train(&view, &run.model) {
+            Ok(trained) => Outcome::Trained {
+                trained,
+                cold_start: false,
+            },
             // Gap handling may leave less than the raw count promised.
-            Err(FitError::TooShort { .. }) => Ok((
-                herd_models::train_cold_start(&view, profile, &run.model),
-                true,
-            )),
-            other => other.map(|trained| (trained, false)),
+            Err(FitError::TooShort { .. }) => cold_start(),
+            Err(error) => Outcome::Failed { error, observed },
         }
     } else if observed == 0 {
-        Err(FitError::NoObservations)
+        Outcome::Failed {
+            error: FitError::NoObservations,
+            observed,
+        }
     } else {
-        Ok((
-            herd_models::train_cold_start(&view, profile, &run.model),
-            true,
-        ))
-    };
+        cold_start()
+    }
+}
+
+/// The row and artifact to register for `outcome`.
+pub(crate) fn to_row(
+    key: &SeriesKey,
+    history: &DenseHistory,
+    outcome: Outcome,
+    run: &RunSettings,
+    trained_at: DateTime<Utc>,
+) -> NewModel {
     match outcome {
-        Ok((trained, cold_start)) => registered(key, trained, cold_start, run, trained_at),
-        Err(error) => failed(key, history, observed, &error, run, trained_at),
+        Outcome::Trained {
+            trained,
+            cold_start,
+        } => registered(key, trained, cold_start, run, trained_at),
+        Outcome::Failed { error, observed } => {
+            failed(key, history, observed, &error, run, trained_at)
+        }
     }
 }
 

@@ -9,14 +9,14 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use herd_history::{DenseHistory, LoadSummary, Windows, item_profiles};
 use herd_lake::{LakeRoot, tables};
-use herd_models::ItemProfile;
+use herd_models::{Calibration, ItemProfile};
 use herd_registry::{CandidateRegistry, ModelRow, ModelStatus, NewModel};
 use herd_schemas::{SeriesId, SeriesKey};
 use tracing::info;
 
 use crate::announce::Announcer;
 use crate::error::{Result, TrainError};
-use crate::fit::{RunSettings, fit_key};
+use crate::fit::{Outcome, RunSettings, to_row, train_key};
 
 /// How a batch training run reads, trains and commits.
 #[derive(Debug, Clone)]
@@ -99,21 +99,30 @@ pub async fn train_once(
     })
 }
 
-/// Trains every key of `histories` on `pool`, in order.
+/// Trains every key of `histories` on `pool`, in order, and calibrates their
+/// intervals together with the scores `calibration` holds from earlier keys.
 pub fn fit_all(
     pool: &rayon::ThreadPool,
     histories: &[(SeriesKey, DenseHistory)],
     profiles: &HashMap<SeriesId, ItemProfile>,
     run: &RunSettings,
     trained_at: DateTime<Utc>,
+    calibration: &mut Calibration,
 ) -> Vec<NewModel> {
     use rayon::prelude::*;
     pool.install(|| {
+        let mut outcomes: Vec<Outcome> = histories
+            .par_iter()
+            .map(|(key, history)| train_key(history, profiles.get(key.item_id()), run))
+            .collect();
+        calibration.calibrate(outcomes.iter_mut().filter_map(|outcome| match outcome {
+            Outcome::Trained { trained, .. } => Some(trained),
+            Outcome::Failed { .. } => None,
+        }));
         histories
             .par_iter()
-            .map(|(key, history)| {
-                fit_key(key, history, profiles.get(key.item_id()), run, trained_at)
-            })
+            .zip(outcomes)
+            .map(|((key, history), outcome)| to_row(key, history, outcome, run, trained_at))
             .collect()
     })
 }
@@ -148,6 +157,7 @@ pub async fn train_histories(
     let mut accuracy = AccuracyTally::default();
     let (mut train_seconds, mut register_seconds) = (0.0, 0.0);
     let trained_at = Utc::now();
+    let mut calibration = Calibration::new(options.run.model.interval_level);
     let mut start = 0;
     while start < total {
         let end = (start + chunk).min(total);
@@ -158,11 +168,20 @@ pub async fn train_histories(
             Arc::clone(&histories),
             options.run.clone(),
         );
-        let models = tokio::task::spawn_blocking(move || {
-            fit_all(&pool, &histories[start..end], &profiles, &run, trained_at)
+        let (models, calibrated) = tokio::task::spawn_blocking(move || {
+            let models = fit_all(
+                &pool,
+                &histories[start..end],
+                &profiles,
+                &run,
+                trained_at,
+                &mut calibration,
+            );
+            (models, calibration)
         })
         .await
         .map_err(|e| TrainError::Invalid(format!("the training pool failed: {e}")))?;
+        calibration = calibrated;
         train_seconds += timer.elapsed().as_secs_f64();
 
         let timer = Instant::now();
@@ -190,10 +209,22 @@ pub async fn train_histories(
         progress(end as u64, total as u64);
         start = end;
     }
+    info!(factors = %describe(&calibration), "interval bands calibrated across keys");
     accuracy.fill(&mut summary);
     summary.train_seconds = train_seconds;
     summary.register_seconds = register_seconds;
     Ok(summary)
+}
+
+/// Each model type's band factor and the scores behind it, e.g.
+/// `ets ×1.21 (n=55,608)`.
+pub(crate) fn describe(calibration: &Calibration) -> String {
+    calibration
+        .factors()
+        .iter()
+        .map(|(kind, factor, n)| format!("{} ×{factor:.2} (n={n})", kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Default)]
