@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use herd_history::{DenseHistory, Windows, item_profiles};
 use herd_ingest::generate::{GeneratorSpec, SeriesModel};
 use herd_lake::{ExactlyOnceAppender, LakeRoot, SalesRows, tables};
+use herd_models::Calibration;
 use herd_registry::NewModel;
 use herd_schemas::SeriesKey;
-use herd_models::Calibration;
 use herd_trainer::{RunSettings, fit_all, training_pool};
 
 /// Rows per Delta commit while the scratch `sales` table is written.

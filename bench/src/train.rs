@@ -13,9 +13,9 @@ use anyhow::Context as _;
 use herd_history::{DenseHistory, WindowLoader, Windows, item_profiles};
 use herd_ingest::generate::write_file;
 use herd_lake::{LakeRoot, parquet_reader};
+use herd_models::Calibration;
 use herd_registry::{CandidateRegistry, ModelStatus, NewModel};
 use herd_schemas::SeriesKey;
-use herd_models::Calibration;
 use herd_trainer::{fit_all, training_pool};
 use serde_json::json;
 
@@ -120,7 +120,10 @@ pub async fn run(settings: &Settings, args: &BenchTrainArgs) -> anyhow::Result<(
             .factors()
             .iter()
             .map(|(kind, factor, scores)| {
-                (kind.as_str().to_owned(), json!({"factor": factor, "scores": scores}))
+                (
+                    kind.as_str().to_owned(),
+                    json!({"factor": factor, "scores": scores}),
+                )
             })
             .collect::<serde_json::Map<_, _>>()
             .into();

@@ -4,6 +4,7 @@
 //! topic, whatever order the table's files are read in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use herd_lake::{DeltaTable, ScanOptions, ScanStats, scan};
 
@@ -27,10 +28,11 @@ pub async fn load(
     sales: &DeltaTable,
     partitions: Option<&HashSet<i32>>,
 ) -> Result<LoadSummary> {
-    read(
+    scan_into(
         windows,
         sales,
         WindowLoader::new(windows.capacity(), partitions).frequency(windows.frequency()),
+        None,
     )
     .await
 }
@@ -47,15 +49,30 @@ pub async fn load_before(
     let loader = WindowLoader::new(windows.capacity(), Some(&partitions))
         .before(limits)
         .frequency(windows.frequency());
-    read(windows, sales, loader).await
+    scan_into(windows, sales, loader, None).await
+}
+
+/// Adds to `windows` the rows of `sales`' data files that are not in `read` (the
+/// files `windows` was loaded from, all still live): each key those rows touch is
+/// replaced by its window with them added, the others are left as they are.
+pub async fn load_new(
+    windows: &Windows,
+    sales: &DeltaTable,
+    read: Arc<HashSet<String>>,
+) -> Result<LoadSummary> {
+    let loader = WindowLoader::new(windows.capacity(), None)
+        .frequency(windows.frequency())
+        .seeded(windows);
+    scan_into(windows, sales, loader, Some(read)).await
 }
 
 /// Scans `sales` through `loader` into `windows`, with each row's Kafka partition
 /// and offset: the loader orders repeated days by them.
-async fn read(
+async fn scan_into(
     windows: &Windows,
     sales: &DeltaTable,
     mut loader: WindowLoader<'_>,
+    skip: Option<Arc<HashSet<String>>>,
 ) -> Result<LoadSummary> {
     herd_lake::tables::check_frequency(sales, windows.frequency())?;
     let mut read = WindowLoader::parquet_columns();
@@ -65,6 +82,7 @@ async fn read(
         read,
         since: None,
         concurrency: 2,
+        skip,
     };
     let scan = scan(sales, &options, |batch| loader.add(&batch)).await?;
     let (rows, keys) = loader.finish(windows);

@@ -16,7 +16,7 @@ mod window;
 mod windows;
 
 pub use error::{HistoryError, Result};
-pub use lake::{LoadSummary, load, load_before};
+pub use lake::{LoadSummary, load, load_before, load_new};
 pub use loader::WindowLoader;
 pub use profiles::{item_profiles, window_profiles};
 pub use sale::sale_of;

@@ -42,6 +42,8 @@ pub struct WindowLoader<'a> {
     partitions: Option<&'a HashSet<i32>>,
     /// Per partition, the first offset not kept (rows need `kafka_offset`).
     before: Option<&'a HashMap<i32, i64>>,
+    /// Windows the rows add to: a key found here starts from its window there.
+    seed: Option<&'a Windows>,
     /// `store_id/item_id` → index into `keys`.
     by_name: HashMap<Box<str>, usize>,
     keys: Vec<(SeriesKey, KeyWindow)>,
@@ -148,6 +150,7 @@ impl<'a> WindowLoader<'a> {
             frequency: Frequency::Daily,
             partitions,
             before: None,
+            seed: None,
             by_name: HashMap::new(),
             keys: Vec::new(),
             positions: Vec::new(),
@@ -163,6 +166,14 @@ impl<'a> WindowLoader<'a> {
     /// partition's limit: the history as it stood at those offsets.
     pub fn before(mut self, limits: &'a HashMap<i32, i64>) -> Self {
         self.before = Some(limits);
+        self
+    }
+
+    /// Adds the rows to the windows `seed` holds: a key found there starts from its
+    /// window instead of an empty one. The rows read must be newer than the seed's
+    /// (files written after the ones it was loaded from): a day they repeat is theirs.
+    pub fn seeded(mut self, seed: &'a Windows) -> Self {
+        self.seed = Some(seed);
         self
     }
 
@@ -357,15 +368,16 @@ impl<'a> WindowLoader<'a> {
                 .map_err(|e| HistoryError::Corrupt(format!("sales rows: id `{id}`: {e}")))
         };
         let key = SeriesKey::new(parse(store)?, parse(item)?);
-        self.keys.push((
-            key,
-            KeyWindow {
-                window: Window::of(self.capacity, self.frequency),
-                partition,
-                new_days: 0,
-                trained_through: None,
-            },
-        ));
+        let seeded = self
+            .seed
+            .and_then(|seed| seed.map().get(&key).map(|entry| entry.value().clone()));
+        let window = seeded.unwrap_or_else(|| KeyWindow {
+            window: Window::of(self.capacity, self.frequency),
+            partition,
+            new_days: 0,
+            trained_through: None,
+        });
+        self.keys.push((key, window));
         self.positions.push(Box::default());
         let index = self.keys.len() - 1;
         self.by_name.insert(self.name.as_str().into(), index);

@@ -29,5 +29,5 @@ pub use error::{LakeError, Result};
 pub use replace::{Replaced, RowMatch, replace_app_id, replace_rows};
 pub use root::LakeRoot;
 pub use sales::{SALES_PARTITION_COLUMN, SALES_TABLE, SalesRows, sales_schema};
-pub use scan::{ReadColumns, ScanOptions, ScanStats, parquet_reader, scan};
+pub use scan::{ReadColumns, ScanOptions, ScanStats, data_files, parquet_reader, scan};
 pub use tables::{TableSpec, TableStats, open_existing, open_or_create, table_stats};

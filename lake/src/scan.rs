@@ -8,6 +8,7 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::logstore::ObjectStoreRef;
 use deltalake::parquet::arrow::ProjectionMask;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
@@ -33,6 +34,22 @@ pub struct ScanOptions {
     pub since: Option<NaiveDate>,
     /// Files read at once; decoding runs on the runtime's worker threads (at least 1).
     pub concurrency: usize,
+    /// Data files (by their path in the table's store, as [`data_files`] gives them)
+    /// not to read: those an earlier scan already read.
+    pub skip: Option<Arc<HashSet<String>>>,
+}
+
+/// The paths of the live data files of the version loaded in `table`.
+pub fn data_files(table: &DeltaTable) -> Result<HashSet<String>> {
+    let url = table.table_url().to_string();
+    let snapshot = table
+        .snapshot()
+        .map_err(LakeError::delta("list files", &url))?;
+    Ok(snapshot
+        .log_data()
+        .iter()
+        .map(|file| file.object_store_path().to_string())
+        .collect())
 }
 
 /// What a scan read.
@@ -60,13 +77,22 @@ where
     let mut stats = ScanStats::default();
     let mut files = Vec::new();
     for file in snapshot.log_data().iter() {
+        let path = file.object_store_path();
+        if options
+            .skip
+            .as_ref()
+            .is_some_and(|skip| skip.contains(path.as_ref()))
+        {
+            stats.skipped_files += 1;
+            continue;
+        }
         if let Some(since) = options.since
             && ends_before(file.stats().as_deref(), since)
         {
             stats.skipped_files += 1;
             continue;
         }
-        files.push((file.object_store_path(), file.size().max(0) as u64));
+        files.push((path, file.size().max(0) as u64));
     }
 
     let store = table.object_store();

@@ -98,13 +98,13 @@ impl Model {
         }
     }
 
-/// Widens (or narrows) the prediction interval about its centre by `factor`
+    /// Widens (or narrows) the prediction interval about its centre by `factor`
     /// (see `Calibration`).
     pub fn widen_interval(&mut self, factor: f64) {
         self.interval.widen(factor);
     }
 
-        pub fn kind(&self) -> ModelKind {
+    pub fn kind(&self) -> ModelKind {
         self.params.kind()
     }
 

@@ -118,14 +118,10 @@ pub fn train(history: &History, options: &TrainOptions) -> Result<Trained, FitEr
     // is what calibrates it (see `Calibration`), so like must serve like.
     let level = options.interval_level;
     let (interval, calibration) = if folds.count > 1 {
-        let served = Interval::from_errors(
-            &winner.errors_of(&series, &folds, 1..folds.count),
-            level,
-        );
-        let earlier = Interval::from_errors(
-            &winner.errors_of(&series, &folds, folds.selection()),
-            level,
-        );
+        let served =
+            Interval::from_errors(&winner.errors_of(&series, &folds, 1..folds.count), level);
+        let earlier =
+            Interval::from_errors(&winner.errors_of(&series, &folds, folds.selection()), level);
         let scores = earlier.scores(&winner.errors_of(&series, &folds, [1]));
         (served, scores)
     } else {

@@ -262,7 +262,11 @@ fn publish(promoter: &mut Promoter, publisher: &mut EventPublisher) -> Result<u6
 }
 
 /// Commits the next offset of every partition read since the last commit.
-fn commit(consumer: &StreamConsumer<GroupMember>, topic: &str, offsets: &mut HashMap<i32, i64>) -> Result<()> {
+fn commit(
+    consumer: &StreamConsumer<GroupMember>,
+    topic: &str,
+    offsets: &mut HashMap<i32, i64>,
+) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }

@@ -24,7 +24,7 @@ pub use pipeline::{
     AccuracyThreshold, ConsumerGroup, PipelineOptions, PipelineReport, accuracy_threshold,
 };
 pub use predictions::{PREDICTIONS_TABLE, PredictionRows, Scored, predictions_table};
-pub use recent::{Loaded, RecentSales};
+pub use recent::{Loaded, RecentSales, Refresh};
 pub use serve::{
     MAX_BODY_BYTES, MAX_HORIZON, ServeLimits, ServeOptions, check_default_horizon, check_exposure,
     follow_models, router, serve,

@@ -25,6 +25,8 @@ pub struct RunSettings {
 
 /// What training one key came to: a model (and whether it is a cold start), or
 /// the reason the key's data cannot be fit and the days it observed.
+// Nearly every key trains: boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome {
     Trained { trained: Trained, cold_start: bool },
     Failed { error: FitError, observed: usize },
@@ -40,7 +42,13 @@ pub fn fit_key(
     run: &RunSettings,
     trained_at: DateTime<Utc>,
 ) -> NewModel {
-    to_row(key, history, train_key(history, profile, run), run, trained_at)
+    to_row(
+        key,
+        history,
+        train_key(history, profile, run),
+        run,
+        trained_at,
+    )
 }
 
 /// Trains one key: full candidate selection when it has enough history, the item's
