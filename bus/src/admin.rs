@@ -25,6 +25,37 @@ pub struct ClusterInfo {
     pub answered_by: String,
     /// Topics with their partition counts.
     pub topics: Vec<(String, usize)>,
+    /// Broker ids with their `host:port`.
+    pub broker_ids: Vec<(i32, String)>,
+    /// Per topic, each partition's leader, replicas and in-sync replicas.
+    pub replicas: Vec<(String, Vec<PartitionReplicas>)>,
+}
+
+/// Where one partition's copies are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionReplicas {
+    pub partition: i32,
+    /// The leader's broker id; −1 without one.
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub in_sync: Vec<i32>,
+}
+
+impl PartitionReplicas {
+    /// Fewer copies in sync than assigned.
+    pub fn under_replicated(&self) -> bool {
+        self.in_sync.len() < self.replicas.len()
+    }
+}
+
+impl ClusterInfo {
+    /// The partitions of `topic`, when it exists.
+    pub fn partitions_of(&self, topic: &str) -> Option<&[PartitionReplicas]> {
+        self.replicas
+            .iter()
+            .find(|(name, _)| name == topic)
+            .map(|(_, partitions)| partitions.as_slice())
+    }
 }
 
 /// A topic Herd needs.
@@ -63,6 +94,30 @@ pub async fn probe(options: &KafkaOptions, timeout: Duration) -> Result<ClusterI
             .collect(),
         answered_by: metadata.orig_broker_name().to_owned(),
         topics: topic_partitions(&metadata),
+        broker_ids: metadata
+            .brokers()
+            .iter()
+            .map(|b| (b.id(), format!("{}:{}", b.host(), b.port())))
+            .collect(),
+        replicas: metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| {
+                let mut partitions: Vec<PartitionReplicas> = t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionReplicas {
+                        partition: p.id(),
+                        leader: p.leader(),
+                        replicas: p.replicas().to_vec(),
+                        in_sync: p.isr().to_vec(),
+                    })
+                    .collect();
+                partitions.sort_by_key(|p| p.partition);
+                (t.name().to_owned(), partitions)
+            })
+            .collect(),
     })
 }
 
@@ -80,11 +135,19 @@ pub async fn ensure_topics(
         .iter()
         .filter(|spec| partitions_in(&existing, &spec.name).is_none())
         .map(|spec| {
-            NewTopic::new(
+            let topic = NewTopic::new(
                 &spec.name,
                 spec.partitions as i32,
                 TopicReplication::Fixed(spec.replication_factor as i32),
-            )
+            );
+            // With three copies or more, a write is acknowledged once two hold it:
+            // one broker may be lost (or restarted) without losing a record or
+            // stopping producers.
+            if spec.replication_factor >= 3 {
+                topic.set("min.insync.replicas", "2")
+            } else {
+                topic
+            }
         })
         .collect();
     let mut created = Vec::new();

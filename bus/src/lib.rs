@@ -18,8 +18,8 @@ mod status;
 mod transient;
 
 pub use admin::{
-    ClusterInfo, TopicDeletion, TopicOutcome, TopicSpec, delete_topics, ensure_topics,
-    high_watermarks, probe,
+    ClusterInfo, PartitionReplicas, TopicDeletion, TopicOutcome, TopicSpec, delete_topics,
+    ensure_topics, high_watermarks, probe,
 };
 pub use bulk::{BulkProducer, DeliveryReport};
 pub use config::KafkaOptions;

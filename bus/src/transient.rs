@@ -33,6 +33,10 @@ pub fn is_transient(err: &KafkaError) -> bool {
                 | RDKafkaErrorCode::CoordinatorLoadInProgress
                 | RDKafkaErrorCode::CoordinatorNotAvailable
                 | RDKafkaErrorCode::NotCoordinator
+                // A request in flight to a broker that left the cluster's metadata
+                // (a node of several was lost): the next one goes to a live one.
+                | RDKafkaErrorCode::DestroyBroker
+                | RDKafkaErrorCode::BrokerNotAvailable
         )
     })
 }
@@ -184,6 +188,18 @@ mod tests {
         assert!(!is_transient(&KafkaError::MessageConsumption(
             RDKafkaErrorCode::UnknownTopicOrPartition
         )));
+    }
+
+    /// A watermark request to the node of three that was just killed failed with
+    /// `DestroyBroker` and ended the archive, though two brokers still served.
+    #[test]
+    fn a_request_to_a_broker_that_left_the_cluster_is_transient() {
+        for code in [
+            RDKafkaErrorCode::DestroyBroker,
+            RDKafkaErrorCode::BrokerNotAvailable,
+        ] {
+            assert!(is_transient(&KafkaError::MetadataFetch(code)), "{code:?}");
+        }
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! root, prints versions and the effective configuration, and can prove the keyed
 //! produce/consume path with a round trip.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use herd_bus::TopicSpec;
+use herd_bus::{ClusterInfo, PartitionReplicas, TopicSpec};
 
 use crate::args::DoctorArgs;
 use crate::progress::Progress;
@@ -45,8 +46,10 @@ pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
     );
     for spec in settings.topic_specs() {
         let name = &spec.name;
-        match cluster.topics.iter().find(|(topic, _)| topic == name) {
-            Some((_, partitions)) => println!("topic      {name}: {partitions} partitions"),
+        match cluster.partitions_of(name) {
+            Some(partitions) => {
+                println!("topic      {name}: {}", replication(&cluster, partitions))
+            }
             None => println!("topic      {name}: missing (run `herd topics create`)"),
         }
     }
@@ -64,6 +67,65 @@ pub async fn run(loaded: &Loaded, args: &DoctorArgs) -> anyhow::Result<()> {
         bail!("lake root {problem}");
     }
     Ok(())
+}
+
+/// A topic's partitions, copies and leaders, e.g. `12 partitions × 3 copies,
+/// leaders 1:4 2:4 3:4, all in sync`, with a warning for the partitions that are not.
+fn replication(cluster: &ClusterInfo, partitions: &[PartitionReplicas]) -> String {
+    let copies: BTreeSet<usize> = partitions.iter().map(|p| p.replicas.len()).collect();
+    let copies = copies
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut leaders: BTreeMap<i32, usize> = BTreeMap::new();
+    for partition in partitions {
+        *leaders.entry(partition.leader).or_default() += 1;
+    }
+    let leaders = leaders
+        .iter()
+        .map(|(id, count)| match id {
+            -1 => format!("none:{count}"),
+            id => format!("{id}:{count}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let lagging = partitions.iter().filter(|p| p.under_replicated()).count();
+    let sync = if lagging == 0 {
+        "all in sync".to_owned()
+    } else {
+        // Per broker, the partitions it should hold a copy of but does not.
+        let mut behind: BTreeMap<i32, usize> = BTreeMap::new();
+        for partition in partitions {
+            for id in &partition.replicas {
+                if !partition.in_sync.contains(id) {
+                    *behind.entry(*id).or_default() += 1;
+                }
+            }
+        }
+        let behind = behind
+            .iter()
+            .map(|(id, count)| format!("broker {} on {count}", broker_name(cluster, *id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "WARNING: {lagging} of {} partitions under-replicated, out of sync: {behind}",
+            partitions.len()
+        )
+    };
+    format!(
+        "{} partitions × {copies} copies, leaders (broker:partitions) {leaders}, {sync}",
+        partitions.len()
+    )
+}
+
+/// `id (host:port)` of a broker, or its id alone when the cluster does not list it
+/// (it is down).
+fn broker_name(cluster: &ClusterInfo, id: i32) -> String {
+    match cluster.broker_ids.iter().find(|(broker, _)| *broker == id) {
+        Some((_, address)) => format!("{id} ({address})"),
+        None => format!("{id} (down)"),
+    }
 }
 
 async fn roundtrip(loaded: &Loaded, records: usize) -> anyhow::Result<()> {

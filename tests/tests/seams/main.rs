@@ -4,6 +4,7 @@
 
 mod batch_replace;
 mod chaos;
+mod cluster;
 mod gaps;
 mod groups;
 mod last_write;
