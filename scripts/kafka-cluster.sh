@@ -44,10 +44,16 @@ die() {
 
 port_of() { echo $((BASE_PORT + 2 * ($1 - 1))); }
 
-voters() {
-    local n list=()
+# addresses voters|brokers: the controller quorum (id@host:port,...) or the
+# brokers' client addresses (host:port,...).
+addresses() {
+    local n port list=()
     for ((n = 1; n <= NODES; n++)); do
-        list+=("$n@$HOST:$(($(port_of "$n") + 1))")
+        port=$(port_of "$n")
+        case $1 in
+            voters) list+=("$n@$HOST:$((port + 1))") ;;
+            brokers) list+=("$HOST:$port") ;;
+        esac
     done
     local IFS=,
     echo "${list[*]}"
@@ -75,7 +81,7 @@ node() {
         HERD_KAFKA_CONTROLLER_PORT="$(($(port_of "$n") + 1))" \
         HERD_KAFKA_DATA_DIR="$DIR/node-$n" \
         HERD_KAFKA_NODE_ID="$n" \
-        HERD_KAFKA_VOTERS="$(voters)" \
+        HERD_KAFKA_VOTERS="$(addresses voters)" \
         HERD_KAFKA_CLUSTER_ID="$(cluster_id)" \
         HERD_KAFKA_REPLICATION=$NODES \
         "$SCRIPT_DIR/kafka.sh" "$@"
@@ -93,7 +99,7 @@ cmd_start() {
         wait "$pid" || failed=1
     done
     ((failed == 0)) || die "a node did not start; see its logs under ${DIR#"$ROOT"/}"
-    say "up: $(cmd_bootstrap)"
+    say "up: $(addresses brokers)"
 }
 
 cmd_stop() {
@@ -111,15 +117,6 @@ cmd_status() {
     ((down == 0)) || exit 3
 }
 
-cmd_bootstrap() {
-    local n list=()
-    for ((n = 1; n <= NODES; n++)); do
-        list+=("$HOST:$(port_of "$n")")
-    done
-    local IFS=,
-    echo "${list[*]}"
-}
-
 cmd_kill_node() {
     local n=$1 pid
     [[ $n =~ ^[1-3]$ ]] || die "no node '$n': nodes are 1 to $NODES"
@@ -133,7 +130,7 @@ case ${1:-} in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    bootstrap) cmd_bootstrap ;;
+    bootstrap) addresses brokers ;;
     start-node) node "${2:-}" start ;;
     stop-node) node "${2:-}" stop ;;
     kill-node) cmd_kill_node "${2:-}" ;;
