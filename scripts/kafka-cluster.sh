@@ -103,10 +103,16 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local n
+    # Together: the last node left alone waits for a quorum to shut down cleanly.
+    local n pids=() failed=0
     for ((n = 1; n <= NODES; n++)); do
-        node "$n" stop
+        node "$n" stop &
+        pids+=($!)
     done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || failed=1
+    done
+    ((failed == 0)) || die "a node did not stop; see its logs under ${DIR#"$ROOT"/}"
 }
 
 cmd_status() {
