@@ -121,6 +121,10 @@ pub async fn probe(options: &KafkaOptions, timeout: Duration) -> Result<ClusterI
     })
 }
 
+/// How long new topics may take to get their leaders once the cluster accepted
+/// them, at least.
+const LEADERS_WAIT: Duration = Duration::from_secs(60);
+
 /// Creates every topic in `specs` that does not exist yet; existing topics are left
 /// unchanged and reported as such.
 pub async fn ensure_topics(
@@ -169,12 +173,15 @@ pub async fn ensure_topics(
 
     // The controller has accepted the new topics; the brokers' metadata follows
     // shortly. Until it does, a consumer that subscribes is told the topic does not
-    // exist, so setup returns only once every new partition has a leader.
+    // exist, so setup returns only once every new partition has a leader. A broker
+    // just restarted with thousands of partitions took over 5 s to lead new ones,
+    // so this wait is not held to the answer timeout.
     if !created.is_empty() {
         wait_for_metadata(
             options,
             &admin,
             timeout,
+            timeout.max(LEADERS_WAIT),
             RDKafkaErrorCode::LeaderNotAvailable,
             |metadata| created.iter().find(|name| !is_led(metadata, name)),
         )
@@ -248,6 +255,7 @@ pub async fn delete_topics(
         options,
         &admin,
         timeout,
+        timeout,
         RDKafkaErrorCode::RequestTimedOut,
         |metadata| {
             let listed = topic_partitions(metadata);
@@ -300,12 +308,14 @@ async fn fetch_metadata(
         .map_err(|err| unreachable(err.to_string()))
 }
 
-/// Asks for the cluster's metadata until `waiting` names no topic, for up to
-/// `timeout`; past it, fails with `code` for the topic still waited for.
+/// Asks for the cluster's metadata (each request answered within `timeout`) until
+/// `waiting` names no topic, for up to `patience`; past it, fails with `code` for
+/// the topic still waited for.
 async fn wait_for_metadata<'a>(
     options: &KafkaOptions,
     admin: &Arc<AdminClient<DefaultClientContext>>,
     timeout: Duration,
+    patience: Duration,
     code: RDKafkaErrorCode,
     waiting: impl Fn(&Metadata) -> Option<&'a String>,
 ) -> Result<(), BusError> {
@@ -315,7 +325,7 @@ async fn wait_for_metadata<'a>(
         let Some(topic) = waiting(&metadata) else {
             return Ok(());
         };
-        if started.elapsed() >= timeout {
+        if started.elapsed() >= patience {
             return Err(BusError::Topic {
                 topic: topic.clone(),
                 code,
