@@ -231,11 +231,9 @@ impl ModelCache {
         let Some(version) = read_lock(&self.current).get(key).map(|c| c.version) else {
             return Ok(None);
         };
-        if let Some(model) = lock(&self.held).models.get(key)
-            && model.version == version
-        {
+        if let Some(model) = self.held_at(key, version) {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Arc::clone(model)));
+            return Ok(Some(model));
         }
         // The current version may have changed since; what is current now is loaded.
         let Some(current) = self.current(key) else {
@@ -253,6 +251,11 @@ impl ModelCache {
         let flight = Arc::clone(lock(&self.loading).entry(id.clone()).or_default());
         let loaded = flight
             .get_or_init(|| async {
+                // A load that finished between this request's miss and its flight
+                // left the model held (it is held before its flight is removed).
+                if let Some(model) = self.held_at(key, current.version) {
+                    return Ok(model);
+                }
                 let loaded = self.load(key, current).await;
                 let loaded = loaded.map(Arc::new).map_err(Arc::new);
                 if let Ok(model) = &loaded {
@@ -269,6 +272,15 @@ impl ModelCache {
             }
         }
         loaded.map_err(|e| shared_error(&e, &current.artifact))
+    }
+
+    /// `key`'s model if the cache holds it at `version`.
+    fn held_at(&self, key: &SeriesKey, version: i64) -> Option<Arc<CachedModel>> {
+        lock(&self.held)
+            .models
+            .get(key)
+            .filter(|model| model.version == version)
+            .map(Arc::clone)
     }
 
     async fn load(&self, key: &SeriesKey, current: &Current) -> Result<CachedModel> {
