@@ -87,32 +87,31 @@ node() {
         "$SCRIPT_DIR/kafka.sh" "$@"
 }
 
-cmd_start() {
-    cluster_id >/dev/null
-    # Every node waits for its own readiness, which needs a quorum of the others.
+# every_node ACTION: scripts/kafka.sh ACTION on all nodes at once, failing if any
+# node fails.
+every_node() {
     local n pids=() failed=0
     for ((n = 1; n <= NODES; n++)); do
-        node "$n" start &
+        node "$n" "$1" &
         pids+=($!)
     done
     for pid in "${pids[@]}"; do
         wait "$pid" || failed=1
     done
-    ((failed == 0)) || die "a node did not start; see its logs under ${DIR#"$ROOT"/}"
+    ((failed == 0)) || die "a node did not $1; see its logs under ${DIR#"$ROOT"/}"
+}
+
+cmd_start() {
+    cluster_id >/dev/null
+    # Together: every node waits for its own readiness, which needs a quorum of the
+    # others.
+    every_node start
     say "up: $(addresses brokers)"
 }
 
 cmd_stop() {
     # Together: the last node left alone waits for a quorum to shut down cleanly.
-    local n pids=() failed=0
-    for ((n = 1; n <= NODES; n++)); do
-        node "$n" stop &
-        pids+=($!)
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" || failed=1
-    done
-    ((failed == 0)) || die "a node did not stop; see its logs under ${DIR#"$ROOT"/}"
+    every_node stop
 }
 
 cmd_status() {
